@@ -1,0 +1,1 @@
+"""Load during drills: Locust profiles run headless, split into drill phases."""
