@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from harness.paths import fixtures_dir, repo_root
 from harness.receiver import WebhookReceiver
 from harness.stack import postgres as pg
 from harness.stack.base import (
+    AlertTiming,
     Credentials,
     Endpoint,
     Service,
@@ -49,7 +51,16 @@ from harness.stack.config_render import (
 )
 from harness.stack.procs import ManagedProcess, ProcessSpec, free_port, pid_alive
 from harness.stack.supervisor import read_status, supervisor_command
-from harness.stack.wait import HttpOk, ProcessAlive, TcpPortOpen, WaitStrategy, wait_for
+from harness.observe.prometheus import PrometheusClient
+from harness.stack.wait import (
+    TRANSIENT_ERRORS,
+    HttpOk,
+    Predicate,
+    ProcessAlive,
+    TcpPortOpen,
+    WaitStrategy,
+    wait_for,
+)
 
 LOOPBACK = "127.0.0.1"
 
@@ -82,11 +93,14 @@ class LocalSettings:
     clock: Clock = SYSTEM_CLOCK
 
 
-def check_binaries() -> dict[str, str]:
+def check_binaries(
+    which: Callable[[str], str | None] = shutil.which,
+    find_pg: Callable[[str], str | None] = pg.find_pg_binary,
+) -> dict[str, str]:
     """Resolve every binary the local stack needs; raise naming the apt packages."""
     found: dict[str, str] = {}
     for binary, packages in BINARIES.items():
-        path = shutil.which(binary) or pg.find_pg_binary(binary)
+        path = which(binary) or find_pg(binary)
         if path is None:
             raise MissingBinaryError(binary, packages)
         found[binary] = path
@@ -135,6 +149,10 @@ class LocalStack(Stack):
             raise StackError(f"the local stack does not run {service.value}")
         return Endpoint(LOOPBACK, self._port(service.value), _scheme(service))
 
+    def alert_timing(self) -> AlertTiming:
+        s = self.settings
+        return AlertTiming(s.scrape_interval_s, s.evaluation_interval_s, s.group_wait_s)
+
     def status(self, service: Service) -> ServiceStatus:
         if service == Service.RECEIVER:
             return ServiceStatus.RUNNING if self.receiver is not None else ServiceStatus.STOPPED
@@ -180,6 +198,7 @@ class LocalStack(Stack):
             for service in self.started:
                 if service != Service.POSTGRES:
                     self._wait_ready(service)
+            self._wait_first_scrape()
         except BaseException:
             self.state = StackState.FAILED
             self.down()
@@ -211,6 +230,22 @@ class LocalStack(Stack):
         """Wait until ``service`` answers its readiness check again (after a restart)."""
         return wait_for(self._readiness(service), timeout=timeout or self.settings.ready_timeout_s,
                         clock=self.clock)
+
+    def _wait_first_scrape(self) -> None:
+        """Ready means monitoring sees the target: Prometheus has scraped it once (it assigns new
+        targets to its scrape loop only every 5 s)."""
+        prometheus = PrometheusClient(self.direct_endpoint(Service.PROMETHEUS).url)
+
+        def scraped() -> bool:
+            return prometheus.query_scalar('up{job="demo-target"}') == 1.0
+
+        t0 = self.clock.monotonic()
+        try:
+            wait_for(Predicate(scraped, "prometheus scraped the target"), timeout=self.settings.ready_timeout_s,
+                     poll_interval=0.2, clock=self.clock, transient=(*TRANSIENT_ERRORS, StackError))
+        except WaitTimeout as exc:
+            raise ServiceStartError(f"prometheus never scraped the target: {exc}") from exc
+        self.startup_seconds["first_scrape"] = round(self.clock.monotonic() - t0, 3)
 
     # ------------------------------------------------------------------ internals
     def _port(self, name: str) -> int:
