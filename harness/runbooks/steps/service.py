@@ -1,0 +1,39 @@
+"""``service`` steps: process control through the Stack interface.
+
+Every action runs on one long-lived control thread. Stacks start children with
+``PR_SET_PDEATHSIG``, which Linux ties to the *thread* that forked the child: a
+service started from a short-lived thread (a receiver or dispatcher worker that
+later exits) would be killed with it. The control thread lives as long as the
+process, and it also lets a step give up after ``timeout_s``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from harness.errors import HarnessError, RunbookError
+from harness.runbooks.models import ServiceStep
+from harness.runbooks.steps.base import RunState, StepOutcome, StepResult
+
+_CONTROL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="runbook-stack-control")
+
+
+def execute_service(step: ServiceStep, state: RunState) -> StepResult:
+    stack = state.ctx.require_stack()
+    status = stack.status(step.service)
+    if step.only_if_status is not None and status not in step.only_if_status:
+        return StepResult(
+            f"{step.service.value} is {status.value}; {step.action.value} not needed", StepOutcome.SKIPPED
+        )
+    what = f"{step.action.value} {step.service.value}"
+    future = _CONTROL.submit(stack.control, step.service, step.action)
+    try:
+        future.result(timeout=step.timeout_s)
+    except concurrent.futures.TimeoutError as exc:
+        raise RunbookError(f"{what} did not finish in {step.timeout_s:.0f}s") from exc
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise RunbookError(f"{what}: {exc!r}") from exc
+    after = stack.status(step.service).value
+    return StepResult(f"{step.service.value}: {status.value} → {step.action.value} → {after}")
