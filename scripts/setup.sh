@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus prometheus-alertmanager redis-server postgresql chromium python3-venv)
+APT_PACKAGES=(prometheus prometheus-alertmanager redis-server postgresql chromium docker-compose python3-venv)
 VENV=${VENV:-.venv}
 
 missing=()

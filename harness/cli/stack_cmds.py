@@ -64,10 +64,20 @@ def endpoints_table(stack: Stack) -> Table:
 
 
 @click.command()
-@click.option("--stack", "stack_kind", default="local", show_default=True,
-              type=click.Choice(["auto", "local", "docker"]), help="Which backend to bring up.")
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
-              help="Where configs, data and logs go (default: .drill/stack-<time>).")
+@click.option(
+    "--stack",
+    "stack_kind",
+    default="local",
+    show_default=True,
+    type=click.Choice(["auto", "local", "docker"]),
+    help="Which backend to bring up.",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where configs, data and logs go (default: .drill/stack-<time>).",
+)
 def up(stack_kind: str, run_dir: Path | None) -> None:
     """Bring the stack up and keep it running until Ctrl-C (or `drillctl down`)."""
     run_dir = run_dir or new_run_dir(state_dir())
@@ -110,14 +120,14 @@ def down() -> None:
     state_file = run_dir / "stack.json"
     if state_file.exists():
         state = json.loads(state_file.read_text())
+        harness_pid = int(state.get("harness_pid", 0))
+        if harness_pid:  # `drillctl up` tears its own stack down on SIGTERM
+            terminate_pids([harness_pid], timeout=15.0, group=False)
         if state.get("backend") == "docker":
             from harness.stack.docker import DockerStack
 
             DockerStack(run_dir=run_dir).down()
         else:
-            harness_pid = int(state.get("harness_pid", 0))
-            if harness_pid:
-                terminate_pids([harness_pid], timeout=15.0, group=False)
             stopped = terminate_pids([int(p) for p in state.get("pids", {}).values()])
             console.print(f"stopped {len(stopped)} leftover process group(s)")
     marker.unlink(missing_ok=True)

@@ -64,10 +64,20 @@ class Timeline:
             self._events.append(event)
         return event
 
+    def record_at(
+        self, kind: EventKind, wall: datetime, mono: float, detail: str = "", **data: JsonScalar
+    ) -> TimelineEvent:
+        """Record an event that happened earlier (e.g. a notification's receive time)."""
+        event = TimelineEvent(kind=kind, wall=wall, mono=mono, detail=detail, data=data)
+        with self._lock:
+            self._events.append(event)
+        return event
+
     @property
     def events(self) -> list[TimelineEvent]:
+        """All events in the order they happened (monotonic time)."""
         with self._lock:
-            return list(self._events)
+            return sorted(self._events, key=lambda e: e.mono)
 
     def first(self, kind: EventKind) -> TimelineEvent | None:
         return next((e for e in self.events if e.kind == kind), None)

@@ -38,6 +38,7 @@ from harness.faults.proxy_http import (
     read_head,
     response_bytes,
 )
+from harness.faults.proxy_metrics import METRICS
 from harness.faults.proxy_routes import ProxyConfig, Route, load_config
 from harness.faults.proxy_tcp import handle_tcp
 
@@ -96,8 +97,12 @@ class FaultProxy:
                 if head is None:
                     return
                 body = await read_body(reader, head)
-                status, payload = self.dispatch(head.method, head.target.split("?", 1)[0], body)
-                writer.write(response_bytes(status, payload, close=head.close))
+                path = head.target.split("?", 1)[0]
+                if path == "/metrics" and head.method == "GET":
+                    writer.write(_text_response(METRICS.exposition(), close=head.close))
+                else:
+                    status, payload = self.dispatch(head.method, path, body)
+                    writer.write(response_bytes(status, payload, close=head.close))
                 await writer.drain()
                 if head.close:
                     return
@@ -136,6 +141,14 @@ class FaultProxy:
                 return 200, {"removed": 1}
             return 404, {"error": f"route {route.name!r} has no toxic {toxic_id!r}"}
         return 405, {"error": f"{method} not allowed on {path}"}
+
+
+def _text_response(body: bytes, *, close: bool) -> bytes:
+    head = (
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: {'close' if close else 'keep-alive'}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def _bind(

@@ -14,6 +14,7 @@ import json
 import socket
 from dataclasses import dataclass
 
+from harness.faults.proxy_metrics import METRICS
 from harness.faults.proxy_routes import Route
 from harness.faults.toxics import Direction, HttpErrorAttrs, ToxicType
 
@@ -177,14 +178,20 @@ class HttpRouteConnection:
             with contextlib.suppress(Exception):
                 self.writer.close()
 
+    def _observe(self, head: Head, status: int, started: float) -> None:
+        elapsed = asyncio.get_running_loop().time() - started
+        METRICS.observe(self.route.name, head.target, head.method, status, elapsed)
+
     async def _exchange(self, head: Head, body: bytes) -> bool:
         """Answer one request; False when the client connection must close."""
+        started = asyncio.get_running_loop().time()
         down_delay = 0.0
         if self.route.toxics:
             error, up_delay, down_delay = self._decide(head)
             if error is not None:
-                self.writer.write(error)
+                self.writer.write(error[1])
                 await self.writer.drain()
+                self._observe(head, error[0], started)
                 return not head.close
             if up_delay:
                 await asyncio.sleep(up_delay)
@@ -192,11 +199,13 @@ class HttpRouteConnection:
         if response is None:
             self.writer.write(response_bytes(502, {"error": "upstream unavailable"}, close=head.close))
             await self.writer.drain()
+            self._observe(head, 502, started)
             return not head.close
         resp_head, resp_body, upstream_closes = response
         if down_delay:
             await asyncio.sleep(down_delay)
         self.writer.write(resp_head.raw + resp_body if resp_body else resp_head.raw)
+        self._observe(head, resp_head.status, started)
         if self.writer.transport.get_write_buffer_size() > 256 * 1024:
             await self.writer.drain()
         if upstream_closes:
@@ -204,7 +213,7 @@ class HttpRouteConnection:
         return not (head.close or (upstream_closes and resp_head.content_length is None
                                    and not resp_head.chunked))
 
-    def _decide(self, head: Head) -> tuple[bytes | None, float, float]:
+    def _decide(self, head: Head) -> tuple[tuple[int, bytes] | None, float, float]:
         up_delay = down_delay = 0.0
         for toxic in list(self.route.toxics.values()):
             if toxic.type == ToxicType.HTTP_ERROR:
@@ -212,9 +221,10 @@ class HttpRouteConnection:
                     attrs = toxic.attrs
                     assert isinstance(attrs, HttpErrorAttrs)
                     payload = {"error": attrs.message, "status": attrs.status, "toxic": toxic.id}
-                    return response_bytes(
+                    answer = response_bytes(
                         attrs.status, payload, close=head.close, extra_headers={"X-Fault-Injected": toxic.id}
-                    ), 0.0, 0.0
+                    )
+                    return (attrs.status, answer), 0.0, 0.0
             elif toxic.type == ToxicType.LATENCY and toxic.roll():
                 delay = toxic.delay_seconds()
                 if toxic.applies(Direction.UPSTREAM):

@@ -25,7 +25,7 @@ from harness.clock import SYSTEM_CLOCK, Clock
 from harness.errors import ConfigError, StackError
 
 # The user-facing routes of the demo target (health, admin and /metrics are left out).
-USER_ROUTES = "/orders.*|/catalog"
+USER_ROUTES = r"/orders|/orders/\\{id\\}|/catalog"
 
 
 class MetricKey(StrEnum):
@@ -42,16 +42,20 @@ TITLES: dict[str, tuple[str, str]] = {
 
 
 def default_queries(rate_window: str = "10s", routes: str = USER_ROUTES) -> dict[str, str]:
-    """PromQL for each :class:`MetricKey` over the demo target's user-facing routes."""
-    sel = f'route=~"{routes}"'
-    total = f"sum(rate(demo_http_requests_total{{{sel}}}[{rate_window}]))"
-    errors = f'sum(rate(demo_http_requests_total{{{sel},status=~"5.."}}[{rate_window}]))'
-    buckets = f"sum by (le) (rate(demo_http_request_duration_seconds_bucket{{{sel}}}[{rate_window}]))"
-    return {
-        MetricKey.ERROR_RATIO: f"({errors} or vector(0)) / {total}",
-        MetricKey.P95_LATENCY_MS: f"histogram_quantile(0.95, {buckets}) * 1000",
-        MetricKey.REQUESTS_PER_SECOND: total,
-    }
+    """PromQL for each :class:`MetricKey` over the user-facing routes: at the ingress (the fault proxy,
+    what users see, including faults injected before the target) or else at the demo target itself."""
+    queries: dict[str, list[str]] = {key: [] for key in MetricKey}
+    for metric, sel in (
+        ("ingress_http_request", f'job="ingress",upstream="target",route=~"{routes}"'),
+        ("demo_http_request", f'route=~"{routes}"'),
+    ):
+        total = f"sum(rate({metric}s_total{{{sel}}}[{rate_window}]))"
+        errors = f'sum(rate({metric}s_total{{{sel},status=~"5.."}}[{rate_window}]))'
+        buckets = f"sum by (le) (rate({metric}_duration_seconds_bucket{{{sel}}}[{rate_window}]))"
+        queries[MetricKey.ERROR_RATIO].append(f"(({errors} or vector(0)) / ({total} > 0))")
+        queries[MetricKey.P95_LATENCY_MS].append(f"(histogram_quantile(0.95, {buckets}) * 1000)")
+        queries[MetricKey.REQUESTS_PER_SECOND].append(f"({total} > 0)")
+    return {key: " or ".join(parts) for key, parts in queries.items()}
 
 
 class MetricSeries(BaseModel):

@@ -68,10 +68,16 @@ class AlertDispatcher:
         allowed_ids: set[str] | None = None,
         *,
         background: bool = False,
+        restore_gate: threading.Event | None = None,
+        restore_gate_timeout_s: float = 600.0,
     ) -> None:
+        """``restore_gate``: restore runs wait until it is set (a drill sets it once its fault is reverted,
+        so that restoring, e.g. closing a breaker, never re-exposes users to a fault still in place)."""
         self.runbooks = dict(runbooks)
         self.engine = engine
         self.allowed_ids = allowed_ids
+        self.restore_gate = restore_gate
+        self.restore_gate_timeout_s = restore_gate_timeout_s
         self._lock = threading.Condition()
         self._active: dict[tuple[str, str], AlertPayload] = {}
         self._runs: list[RunbookRun] = []
@@ -142,6 +148,8 @@ class AlertDispatcher:
 
     def _run(self, job: _Job) -> None:
         try:
+            if job.section is Section.RESTORE and self.restore_gate is not None:
+                self.restore_gate.wait(self.restore_gate_timeout_s)
             run = self.engine.run(job.runbook, job.alert, section=job.section)
             with self._lock:
                 self._runs.append(run)

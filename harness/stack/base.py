@@ -81,6 +81,15 @@ class Credentials:
     postgres_db: str = "drill"
 
 
+@dataclass(frozen=True)
+class AlertTiming:
+    """The configured intervals that bound how fast an alert can fire and be delivered."""
+
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    group_wait_s: float
+
+
 class Stack(ABC):
     """A running set of services. Use as a context manager: down() always runs."""
 
@@ -115,6 +124,10 @@ class Stack(ABC):
 
     @abstractmethod
     def status(self, service: Service) -> ServiceStatus: ...
+
+    def alert_timing(self) -> AlertTiming | None:
+        """The stack's alerting intervals, when it knows them (for the detection floor)."""
+        return None
 
     def has(self, service: Service) -> bool:
         return service in self.services()

@@ -70,6 +70,8 @@ class PrometheusConfig(BaseModel):
     external_labels: dict[str, str] = Field(default_factory=dict)
     prometheus_address: str | None = None
     """When set, Prometheus also scrapes itself (job ``prometheus``)."""
+    ingress_address: str | None = None
+    """When set, Prometheus scrapes the fault proxy's ingress metrics (job ``ingress``)."""
     scrape_timeout_s: float | None = None
     """Defaults to the scrape interval (Prometheus refuses a timeout above the interval)."""
 
@@ -78,7 +80,7 @@ class PrometheusConfig(BaseModel):
     def _check_interval(cls, value: float) -> float:
         return _positive(value)
 
-    @field_validator("target_address", "alertmanager_address", "prometheus_address")
+    @field_validator("target_address", "alertmanager_address", "prometheus_address", "ingress_address")
     @classmethod
     def _check_address(cls, value: str | None) -> str | None:
         return None if value is None else _host_port(value)

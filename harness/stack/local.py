@@ -29,6 +29,7 @@ from harness.errors import (
     StackError,
     WaitTimeout,
 )
+from harness.observe.prometheus import PrometheusClient
 from harness.paths import fixtures_dir, repo_root
 from harness.receiver import WebhookReceiver
 from harness.stack import postgres as pg
@@ -51,7 +52,6 @@ from harness.stack.config_render import (
 )
 from harness.stack.procs import ManagedProcess, ProcessSpec, free_port, pid_alive
 from harness.stack.supervisor import read_status, supervisor_command
-from harness.observe.prometheus import PrometheusClient
 from harness.stack.wait import (
     TRANSIENT_ERRORS,
     HttpOk,
@@ -228,8 +228,9 @@ class LocalStack(Stack):
 
     def wait_ready(self, service: Service, timeout: float | None = None) -> float:
         """Wait until ``service`` answers its readiness check again (after a restart)."""
-        return wait_for(self._readiness(service), timeout=timeout or self.settings.ready_timeout_s,
-                        clock=self.clock)
+        return wait_for(
+            self._readiness(service), timeout=timeout or self.settings.ready_timeout_s, clock=self.clock
+        )
 
     def _wait_first_scrape(self) -> None:
         """Ready means monitoring sees the target: Prometheus has scraped it once (it assigns new
@@ -241,8 +242,13 @@ class LocalStack(Stack):
 
         t0 = self.clock.monotonic()
         try:
-            wait_for(Predicate(scraped, "prometheus scraped the target"), timeout=self.settings.ready_timeout_s,
-                     poll_interval=0.2, clock=self.clock, transient=(*TRANSIENT_ERRORS, StackError))
+            wait_for(
+                Predicate(scraped, "prometheus scraped the target"),
+                timeout=self.settings.ready_timeout_s,
+                poll_interval=0.2,
+                clock=self.clock,
+                transient=(*TRANSIENT_ERRORS, StackError),
+            )
         except WaitTimeout as exc:
             raise ServiceStartError(f"prometheus never scraped the target: {exc}") from exc
         self.startup_seconds["first_scrape"] = round(self.clock.monotonic() - t0, 3)
@@ -281,9 +287,11 @@ class LocalStack(Stack):
 
     def _readiness(self, service: Service) -> WaitStrategy:
         proc = self.procs[service]
-        alive: WaitStrategy = ProcessAlive(proc.process, service.value, proc.spec.log_path) if (
-            proc.process is not None and service != Service.TARGET
-        ) else TcpPortOpen(LOOPBACK, self._port(service.value))
+        alive: WaitStrategy = (
+            ProcessAlive(proc.process, service.value, proc.spec.log_path)
+            if (proc.process is not None and service != Service.TARGET)
+            else TcpPortOpen(LOOPBACK, self._port(service.value))
+        )
         direct = self.direct_endpoint(service)
         check: WaitStrategy
         if service == Service.POSTGRES:
@@ -337,9 +345,23 @@ class LocalStack(Stack):
     def _redis_spec(self, binary: str) -> ProcessSpec:
         return ProcessSpec(
             name="redis",
-            argv=[binary, "--port", str(self._port("redis")), "--bind", LOOPBACK, "--save", "",
-                  "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no",
-                  "--dir", str(self.run_dir)],
+            argv=[
+                binary,
+                "--port",
+                str(self._port("redis")),
+                "--bind",
+                LOOPBACK,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.run_dir),
+            ],
             log_path=self._log(Service.REDIS),
         )
 
@@ -482,9 +504,14 @@ class LocalStack(Stack):
         port = self._port("alertmanager")
         return ProcessSpec(
             name="alertmanager",
-            argv=[binary, f"--config.file={path}", f"--storage.path={self.run_dir / 'alertmanager-data'}",
-                  f"--web.listen-address={LOOPBACK}:{port}", "--cluster.listen-address=",
-                  f"--web.external-url=http://{LOOPBACK}:{port}/"],
+            argv=[
+                binary,
+                f"--config.file={path}",
+                f"--storage.path={self.run_dir / 'alertmanager-data'}",
+                f"--web.listen-address={LOOPBACK}:{port}",
+                "--cluster.listen-address=",
+                f"--web.external-url=http://{LOOPBACK}:{port}/",
+            ],
             log_path=self._log(Service.ALERTMANAGER),
         )
 
@@ -495,6 +522,9 @@ class LocalStack(Stack):
             target_address=self.direct_endpoint(Service.TARGET).address,
             alertmanager_address=self.direct_endpoint(Service.ALERTMANAGER).address,
             rule_files=[str(p) for p in self.settings.rule_files],
+            ingress_address=(
+                self.direct_endpoint(Service.FAULT_PROXY).address if self.settings.with_proxy else None
+            ),
             external_labels={"harness_run": self.run_dir.name},
         )
         path = self.run_dir / "prometheus.yml"
@@ -502,9 +532,15 @@ class LocalStack(Stack):
         port = self._port("prometheus")
         return ProcessSpec(
             name="prometheus",
-            argv=[binary, f"--config.file={path}", f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
-                  f"--web.listen-address={LOOPBACK}:{port}", "--web.enable-lifecycle",
-                  "--storage.tsdb.retention.time=1d", f"--web.external-url=http://{LOOPBACK}:{port}/"],
+            argv=[
+                binary,
+                f"--config.file={path}",
+                f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
+                f"--web.listen-address={LOOPBACK}:{port}",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=1d",
+                f"--web.external-url=http://{LOOPBACK}:{port}/",
+            ],
             log_path=self._log(Service.PROMETHEUS),
         )
 

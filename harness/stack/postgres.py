@@ -74,9 +74,18 @@ def init_cluster(layout: ClusterLayout, initdb: str) -> None:
             os.chown(path, ids.pw_uid, ids.pw_gid)
         home.chmod(0o700)
     argv = [
-        initdb, "--no-sync", "-D", str(layout.data_dir), "-U", layout.superuser,
-        f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-        "-E", "UTF8", "--locale=C",
+        initdb,
+        "--no-sync",
+        "-D",
+        str(layout.data_dir),
+        "-U",
+        layout.superuser,
+        f"--pwfile={pwfile}",
+        "--auth-local=trust",
+        "--auth-host=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale=C",
     ]
     if layout.os_user is not None:
         argv = ["runuser", "-u", layout.os_user, "--", *argv]
@@ -89,9 +98,25 @@ def init_cluster(layout: ClusterLayout, initdb: str) -> None:
 
 def server_argv(binary: str, layout: ClusterLayout, host: str, port: int) -> list[str]:
     return [
-        binary, "-D", str(layout.data_dir), "-p", str(port), "-k", str(layout.socket_dir),
-        "-c", f"listen_addresses={host}", "-c", "fsync=off", "-c", "full_page_writes=off",
-        "-c", "max_connections=60", "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning",
+        binary,
+        "-D",
+        str(layout.data_dir),
+        "-p",
+        str(port),
+        "-k",
+        str(layout.socket_dir),
+        "-c",
+        f"listen_addresses={host}",
+        "-c",
+        "fsync=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "max_connections=60",
+        "-c",
+        "shared_buffers=32MB",
+        "-c",
+        "log_min_messages=warning",
     ]
 
 

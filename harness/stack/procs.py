@@ -7,6 +7,7 @@ harness even when the harness is killed with SIGKILL.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import os
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ServiceControlError, ServiceStartError
 from harness.stack.base import ServiceStatus
@@ -29,6 +31,17 @@ try:
     _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:  # not glibc Linux: fall back to the PID records only
     _libc = None
+
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process. So every
+# child is forked from this one thread, which lives as long as the harness process: a service
+# (re)started from a short-lived thread (a fault's TTL timer, a runbook worker) does not die with it.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-spawner")
+
+
+def spawn(argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` from the long-lived spawner thread (see above)."""
+    return _SPAWNER.submit(lambda: subprocess.Popen(list(argv), **popen_kwargs)).result()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -91,7 +104,7 @@ class ManagedProcess:
             env = dict(os.environ if self.spec.env is None else self.spec.env)
             with open(self.spec.log_path, "ab") as log:
                 try:
-                    self.process = subprocess.Popen(
+                    self.process = spawn(
                         self.spec.argv,
                         stdin=subprocess.DEVNULL,
                         stdout=log,

@@ -127,7 +127,9 @@ def wait_for(
         except transient as exc:
             last_error = exc
         if clock.monotonic() - start >= timeout:
-            raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {combined.description}", last_error)
+            raise WaitTimeout(
+                f"timed out after {timeout:.1f}s waiting for {combined.description}", last_error
+            )
         clock.sleep(poll_interval)
 
 
@@ -136,4 +138,4 @@ def _tail(path: Path, lines: int = 15) -> str:
         text = path.read_text(errors="replace").splitlines()[-lines:]
     except OSError:
         return ""
-    return "\n  last log lines ({}):\n    ".format(path) + "\n    ".join(text) if text else ""
+    return f"\n  last log lines ({path}):\n    " + "\n    ".join(text) if text else ""

@@ -1,6 +1,6 @@
 """A harness process for crash tests: brings a local stack up, prints its run dir, then obeys argv[2].
 
-    python stack_child.py RUN_DIR raise|sleep
+python stack_child.py RUN_DIR raise|sleep
 """
 
 from __future__ import annotations

@@ -123,15 +123,21 @@ def test_receiver_cannot_be_controlled(stack: LocalStack) -> None:
 
 def test_missing_binary_names_the_apt_package() -> None:
     with pytest.raises(MissingBinaryError) as info:
-        check_binaries(which=lambda name: None if name == "prometheus-alertmanager" else f"/bin/{name}",
-                       find_pg=lambda name: None)
+        check_binaries(
+            which=lambda name: None if name == "prometheus-alertmanager" else f"/bin/{name}",
+            find_pg=lambda name: None,
+        )
     assert "apt-get install -y prometheus-alertmanager" in str(info.value)
 
 
 def _start_child(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], Path, list[int]]:
     run_dir = tmp_path / "child-stack"
-    proc = subprocess.Popen([sys.executable, str(CHILD), str(run_dir), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), str(run_dir), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 90
     line = ""
@@ -167,3 +173,16 @@ def test_no_orphans_whatever_ends_the_harness(tmp_path: Path, how: str) -> None:
         from harness.stack.procs import terminate_pids
 
         terminate_pids(pids)
+
+
+def test_service_started_from_a_short_lived_thread_outlives_it(stack: LocalStack) -> None:
+    """PR_SET_PDEATHSIG follows the forking thread: the stack forks from its own long-lived thread."""
+    import threading
+
+    stack.control(Service.REDIS, ServiceAction.KILL)
+    worker = threading.Thread(target=stack.control, args=(Service.REDIS, ServiceAction.START))
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    time.sleep(1.0)  # a parent-death signal would have arrived by now
+    assert stack.status(Service.REDIS) == ServiceStatus.RUNNING

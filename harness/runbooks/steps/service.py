@@ -1,10 +1,9 @@
 """``service`` steps: process control through the Stack interface.
 
-Every action runs on one long-lived control thread. Stacks start children with
-``PR_SET_PDEATHSIG``, which Linux ties to the *thread* that forked the child: a
-service started from a short-lived thread (a receiver or dispatcher worker that
-later exits) would be killed with it. The control thread lives as long as the
-process, and it also lets a step give up after ``timeout_s``.
+Every action runs on one control thread, so that a step can give up after
+``timeout_s`` while the action finishes in the background. (Children the stack
+starts are forked from its own long-lived spawner thread, see
+``harness.stack.procs.spawn``, so they outlive whichever thread asked.)
 """
 
 from __future__ import annotations
