@@ -12,8 +12,12 @@ from harness.errors import SafetyError
 from harness.stack.base import Service
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from harness.drill.context import DrillContext
     from harness.drill.loop import DrillRunner
+    from harness.load.models import LoadSummary
+    from harness.scenarios.models import Scenario
 
 
 def since_fault(timeline: Timeline, kind: EventKind) -> float | None:
@@ -42,6 +46,18 @@ def detection_floor(ctx: DrillContext) -> tuple[float | None, float | None]:
     return round(floor, 3), round(floor + timing.group_wait_s, 3)
 
 
+def user_seen_recovery(summary: LoadSummary, scenario: Scenario) -> datetime | None:
+    """The scenario's recovery criteria, applied to the load generator's per-request results."""
+    threshold, max_p95_ms = 0.05, None
+    for criterion in scenario.recovery.criteria:
+        if criterion.error_ratio is not None:
+            threshold = max(criterion.error_ratio.max, 1e-9)
+        if criterion.p95_latency is not None:
+            max_p95_ms = criterion.p95_latency.max_seconds * 1000
+    return summary.user_seen_recovery(threshold=threshold, hold_s=scenario.recovery.hold_seconds,
+                                      max_p95_ms=max_p95_ms)
+
+
 def build_result(runner: DrillRunner) -> DrillResult:
     ctx = runner.ctx
     scenario, timeline = ctx.scenario, ctx.timeline
@@ -64,7 +80,7 @@ def build_result(runner: DrillRunner) -> DrillResult:
     if summary is not None:
         phases = summary.phases
         acknowledged = len(summary.acknowledged_write_ids)
-        seen = summary.user_seen_recovery()
+        seen = user_seen_recovery(summary, scenario)
         if seen is not None and injected is not None:
             mttr_user = round((seen - injected.wall).total_seconds(), 3)
         impact_kwargs = {"impact": summary.impact()}

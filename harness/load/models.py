@@ -147,6 +147,7 @@ class LoadSummary(BaseModel):
         bucket_s: float = 1.0,
         threshold: float = 0.05,
         hold_s: float = 5.0,
+        max_p95_ms: float | None = None,
     ) -> datetime | None:
         """Recovery as users saw it; see :func:`harness.load.stats.user_seen_recovery`.
 
@@ -156,7 +157,8 @@ class LoadSummary(BaseModel):
         if start is None:
             return None
         return stats.user_seen_recovery(
-            self.records, start, self.stopped, bucket_s=bucket_s, threshold=threshold, hold_s=hold_s
+            self.records, start, self.stopped, bucket_s=bucket_s, threshold=threshold, hold_s=hold_s,
+            max_p95_ms=max_p95_ms,
         )
 
     def impact(self, since: datetime | None = None, until: datetime | None = None) -> Impact:

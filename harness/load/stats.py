@@ -121,12 +121,14 @@ def user_seen_recovery(
     bucket_s: float = 1.0,
     threshold: float = 0.05,
     hold_s: float = 5.0,
+    max_p95_ms: float | None = None,
 ) -> datetime | None:
     """Recovery as users saw it.
 
     Requests started between ``fault_at`` and ``end`` go into ``bucket_s`` buckets. A
     bucket is healthy when it holds requests and its failure ratio is under
-    ``threshold`` (an empty bucket means users were stuck, not served). The search
+    ``threshold`` and, with ``max_p95_ms``, its p95 latency is at most that (an empty
+    bucket means users were stuck, not served). The search
     starts at the first unhealthy bucket; the answer is the start of the first run of
     healthy buckets lasting ``hold_s``. If no bucket was ever unhealthy, users saw no
     outage and the answer is ``fault_at``. None when users never saw recovery.
@@ -136,12 +138,18 @@ def user_seen_recovery(
     start, stop = fault_at.timestamp(), end.timestamp()
     count = max(0, math.floor((stop - start) / bucket_s))
     totals, fails = [0] * count, [0] * count
+    latencies: list[list[float]] = [[] for _ in range(count)]
     for record in _within(records, start, stop):
         index = int((record.t - start) // bucket_s)
         if index < count:
             totals[index] += 1
             fails[index] += 0 if record.ok else 1
-    healthy = [totals[i] > 0 and fails[i] / totals[i] < threshold for i in range(count)]
+            latencies[index].append(record.ms)
+
+    def fast(i: int) -> bool:
+        return max_p95_ms is None or (percentile(latencies[i], 95) or 0.0) <= max_p95_ms
+
+    healthy = [totals[i] > 0 and fails[i] / totals[i] < threshold and fast(i) for i in range(count)]
     first_bad = next((i for i, ok in enumerate(healthy) if not ok), None)
     if first_bad is None:
         return fault_at

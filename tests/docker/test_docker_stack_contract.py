@@ -118,7 +118,7 @@ def docker_with_fake(tmp_path: Path) -> Stack:
 def local_stack(tmp_path: Path) -> Stack:
     from harness.stack.local import LocalSettings, LocalStack
 
-    return LocalStack(LocalSettings(run_dir=tmp_path, with_proxy=False))
+    return LocalStack(LocalSettings(run_dir=tmp_path, with_proxy=False, wait_first_scrape=False))
 
 
 BACKENDS: list[object] = [
