@@ -22,6 +22,7 @@ SCHEDULES = ("daily", "weekly", "monthly", "quarterly")
 STACKS = ("auto", "local", "docker")
 _SESSION_KEY = pytest.StashKey["DrillSession"]()
 _RESULTS_KEY = pytest.StashKey["list[DrillResult]"]()
+_REPORT_KEY = pytest.StashKey[Path]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -153,11 +154,7 @@ def drill_session(request: pytest.FixtureRequest, drill_stack: Stack) -> Iterato
     session = DrillSession(drill_stack, load_runbooks(), options)
     config.stash[_SESSION_KEY] = session
     yield session
-    index = session.finish()
-    config.stash[_SESSION_KEY] = session
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"drill report: {index}")
+    config.stash[_REPORT_KEY] = session.finish()
 
 
 @pytest.fixture
@@ -225,8 +222,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     terminalreporter.section("drill results")
     for line in summary_lines(results):
         terminalreporter.write_line(line)
+    session = config.stash.get(_SESSION_KEY, None)
+    if session is not None:
+        terminalreporter.write_line(f"results: {session.run_dir / 'results.json'}")
+    report = config.stash.get(_REPORT_KEY, None)
+    if report is not None:
+        terminalreporter.write_line(f"drill report: {report}")
 
 
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown wrote results.json and history
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not config.getoption("drill_gate") or not config.stash.get(_RESULTS_KEY, []):

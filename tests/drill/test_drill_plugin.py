@@ -78,3 +78,20 @@ def test_daily_drill_runs_end_to_end(pytester: pytest.Pytester) -> None:
     assert (pytester.path / "out" / "latest" / "index.html").exists()
     junit = (pytester.path / "junit.xml").read_text()
     assert junit.count("<testcase ") == 1 and "1.mttr_seconds" in junit
+
+
+@pytest.mark.integration
+def test_gate_option_fails_the_session_on_a_regression(pytester: pytest.Pytester) -> None:
+    """The drill passes its own thresholds, but MTTR regressed against a (fast) baseline: --gate fails."""
+    shutil.copytree(REPO / "scenarios", pytester.path / "scenarios")
+    shutil.copytree(REPO / "drills", pytester.path / "drills")
+    pytester.makeini("[pytest]\n")
+    fast = pytester.path / "fast-baseline.json"
+    fast.write_text(json.dumps({"smoke-5xx": {"mttd_seconds": 0.5, "mttr_seconds": 1.0}}))
+    result = pytester.runpytest_subprocess(
+        "drills", "-m", "daily", "-p", "no:cacheprovider", "--report-dir", "out",
+        "--gate", "--baseline", str(fast), "--tolerance", "50", timeout=600,
+    )
+    result.assert_outcomes(passed=1, deselected=6)
+    result.stdout.fnmatch_lines(["*drill gate*", "*smoke-5xx*mttr_seconds*regressed*", "gate: FAIL"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
