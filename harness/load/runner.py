@@ -15,21 +15,18 @@ child gets ``PR_SET_PDEATHSIG`` so it is told to quit when the harness dies.
 Output lives in ``run_dir/load/``: Locust's CSV and JSON stats, one log per
 process, ``requests/*.jsonl`` (per-request records) and ``summary.json``.
 
-PR_SET_PDEATHSIG fires when the *thread* that started the child exits: call
-``start()`` and ``stop()`` from a thread that outlives the drill.
+PR_SET_PDEATHSIG fires when the *thread* that started the child exits, so children are
+forked from the harness's long-lived spawner thread (``harness.stack.procs.spawn``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -43,9 +40,10 @@ from harness.errors import ConfigError, ServiceControlError, ServiceStartError
 from harness.load import stats
 from harness.load.models import LoadSpec, LoadSummary, Phase, PhaseMark, RequestRecord
 from harness.paths import fixtures_dir
+from harness.stack.lifeline import die_with_parent
+from harness.stack.procs import free_port, spawn
 from harness.stack.wait import Predicate, ProcessAlive, WaitStrategy, wait_for
 
-PR_SET_PDEATHSIG = 1
 SHAPES_FILE = "shapes.py"
 EVENTS_FILE = "drill_events.py"
 
@@ -73,28 +71,6 @@ def resolve_profile(profile: str) -> Path:
             f"load profile {profile!r} not found ({candidate}); shipped profiles: {', '.join(shipped)}"
         )
     return candidate.resolve()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """preexec_fn: SIGINT this child when the harness dies (and exit if it already has).
-
-    SIGINT, not SIGTERM: with a shape, Locust installs its SIGTERM handler only after
-    the shape ends, while Ctrl-C (KeyboardInterrupt) always shuts it down cleanly.
-    """
-
-    def preexec() -> None:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return preexec
 
 
 @dataclass
@@ -205,7 +181,7 @@ class LoadRunner:
         log_path = self.output_dir / f"locust-{name}.log"
         log_file = log_path.open("ab")
         try:
-            popen = subprocess.Popen(
+            popen = spawn(  # from the harness's long-lived spawner thread
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
@@ -213,7 +189,9 @@ class LoadRunner:
                 env=env,
                 cwd=self.output_dir,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                # SIGINT, not SIGTERM: with a shape, Locust installs its SIGTERM handler only after
+                # the shape ends, while Ctrl-C (KeyboardInterrupt) always shuts it down cleanly
+                preexec_fn=die_with_parent(signal.SIGINT),
             )
         except OSError as exc:
             log_file.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import ctypes
 import os
 import pwd
 import signal
@@ -24,14 +23,7 @@ from typing import Any
 
 from harness.errors import ServiceControlError, ServiceStartError
 from harness.stack.base import ServiceStatus
-
-_PR_SET_PDEATHSIG = 1
-_libc: ctypes.CDLL | None
-try:
-    _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:  # not glibc Linux: fall back to the PID records only
-    _libc = None
-
+from harness.stack.lifeline import set_parent_death_signal
 
 # PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process. So every
 # child is forked from this one thread, which lives as long as the harness process: a service
@@ -60,11 +52,10 @@ def _preexec(user: str | None, death_signal: int) -> Callable[[], None]:
             os.setgroups([])
             os.setgid(ids.pw_gid)
             os.setuid(ids.pw_uid)
-        if _libc is not None:
-            # set after the uid change: changing credentials clears the setting
-            _libc.prctl(_PR_SET_PDEATHSIG, death_signal)
-            if os.getppid() == 1:  # the parent died before prctl took effect
-                os.kill(os.getpid(), death_signal)
+        # set after the uid change: changing credentials clears the setting
+        set_parent_death_signal(death_signal)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os.kill(os.getpid(), death_signal)
 
     return run_in_child
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -34,12 +33,11 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import WaitTimeout
+from harness.stack.lifeline import set_parent_death_signal
 from harness.stack.wait import Predicate, wait_for
 
 log = logging.getLogger("harness.stack.supervisor")
 
-PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)
 MAX_BACKOFF_S = 5.0
 RESET_AFTER_S = 30.0
 WATCHDOG_POLL_S = 0.1
@@ -86,20 +84,6 @@ def supervisor_command(
 
 def read_status(status_file: Path) -> SupervisorStatus:
     return SupervisorStatus.model_validate_json(status_file.read_bytes())
-
-
-def set_parent_death_signal(sig: int = signal.SIGTERM) -> None:
-    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux only).
-
-    Safe in a ``preexec_fn``: libc is loaded at import time, not after the fork.
-    """
-    if _LIBC.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-
-
-def die_with_parent() -> None:
-    """A ``preexec_fn`` for Popen: the new process gets SIGTERM when its parent dies."""
-    set_parent_death_signal(signal.SIGTERM)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
