@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.compare import Comparison
 from harness.severity import SeverityField
 from harness.stack.base import Service, ServiceAction, ServiceStatus
 
@@ -194,32 +195,13 @@ class ServiceStep(StepBase):
     only_if_status: list[ServiceStatus] | None = None
 
 
-class CompareOp(StrEnum):
-    EQ = "=="
-    NE = "!="
-    LT = "<"
-    LE = "<="
-    GT = ">"
-    GE = ">="
-
-    def holds(self, left: float, right: float) -> bool:
-        return {
-            CompareOp.EQ: left == right,
-            CompareOp.NE: left != right,
-            CompareOp.LT: left < right,
-            CompareOp.LE: left <= right,
-            CompareOp.GT: left > right,
-            CompareOp.GE: left >= right,
-        }[self]
-
-
 class PromCondition(BaseModel):
     """Holds when the PromQL query returns a scalar ``op value`` (no result: does not hold)."""
 
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1)
-    op: CompareOp = CompareOp.EQ
+    op: Comparison = Comparison.EQ
     value: float
 
 

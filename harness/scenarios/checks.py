@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import math
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from harness.compare import Comparison
 from harness.scenarios.durations import FiniteFloat, Seconds
 from harness.scenarios.fields import Ratio, StrictModel, UrlPath, http_url, one_of
-
-
-class Comparison(StrEnum):
-    LT = "<"
-    LE = "<="
-    GT = ">"
-    GE = ">="
-    EQ = "=="
-    NE = "!="
-
-    def holds(self, left: float, right: float) -> bool:
-        if math.isnan(left):
-            return False
-        return {
-            Comparison.LT: left < right,
-            Comparison.LE: left <= right,
-            Comparison.GT: left > right,
-            Comparison.GE: left >= right,
-            Comparison.EQ: left == right,
-            Comparison.NE: left != right,
-        }[self]
 
 
 class PromqlCheck(StrictModel):

@@ -15,9 +15,9 @@ from typing import Annotated
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from harness.compare import Comparison
 from harness.drill.results import Thresholds
 from harness.scenarios.checks import (
-    Comparison,
     ErrorRatioCriterion,
     HttpCheck,
     P95LatencyCriterion,
