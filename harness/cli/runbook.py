@@ -19,6 +19,7 @@ import httpx
 
 from harness.clock import SYSTEM_CLOCK
 from harness.errors import AuditLedgerError, HarnessError, ValidationFailed
+from harness.faults.attach import attach_stack
 from harness.receiver.models import AlertPayload
 from harness.runbooks import audit
 from harness.runbooks.catalog import load_runbooks
@@ -26,7 +27,7 @@ from harness.runbooks.context import NotifyTarget, RunbookContext
 from harness.runbooks.engine import RunbookEngine, RunbookRun, RunOutcome
 from harness.runbooks.models import Runbook, Section
 from harness.runbooks.remote import EndpointStack, endpoint_from_url
-from harness.stack.base import Credentials, Endpoint, Service
+from harness.stack.base import Credentials, Endpoint, Service, Stack
 
 _DIR = click.option(
     "--dir",
@@ -85,12 +86,15 @@ def _stack(
     prometheus_url: str | None,
     fault_proxy_url: str | None,
     admin_token_env: str,
-) -> EndpointStack | None:
+) -> Stack | None:
     if stack_file is not None:
         try:
-            return EndpointStack.from_state_file(stack_file)
+            attached = attach_stack(stack_file.parent)
         except HarnessError as exc:
             raise click.BadParameter(str(exc), param_hint="--stack-file") from exc
+        if attached is None:
+            raise click.BadParameter(f"no running stack recorded in {stack_file}", param_hint="--stack-file")
+        return attached
     endpoints: dict[Service, Endpoint] = {}
     for service, url in (
         (Service.TARGET, target_url),

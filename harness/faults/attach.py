@@ -13,6 +13,7 @@ import os
 import signal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import ServiceControlError, StackError
 from harness.stack.base import Credentials, Endpoint, Service, ServiceAction, ServiceStatus, Stack, StackState
@@ -52,10 +53,13 @@ class AttachedStack(Stack):
         """Nothing to do: the owning process (or its death) stops the stack."""
 
     def services(self) -> tuple[Service, ...]:
-        names = set(self.ports) | set(self.pids)
+        names = set(self.ports) | set(self.pids) | ({Service.RECEIVER.value} if self.receiver_url else set())
         return tuple(s for s in Service if s.value in names)
 
     def endpoint(self, service: Service) -> Endpoint:
+        if service == Service.RECEIVER and self.receiver_url:
+            parts = urlsplit(str(self.receiver_url))
+            return Endpoint(parts.hostname or "127.0.0.1", parts.port or 80, parts.scheme or "http")
         proxied = f"proxy_{service.value}"
         if self.with_proxy and proxied in self.ports:
             return Endpoint("127.0.0.1", self.ports[proxied], _SCHEMES.get(service, "http"))

@@ -1,14 +1,12 @@
 """A Stack made of endpoints only, for running runbooks against services the harness did not start.
 
 ``drillctl runbook run`` uses it when given URLs: HTTP-based steps work; process
-control (``service`` steps) is refused with :class:`ServiceControlError`.
+control (``service`` steps) is refused with :class:`ServiceControlError`. (Given a
+``--stack-file``, it attaches to the running local stack instead: ``harness.faults.attach``.)
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import ServiceControlError, StackError
@@ -38,36 +36,6 @@ class EndpointStack(Stack):
         self.direct = dict(direct or {})
         self.credentials = credentials
         self.state = StackState.READY
-
-    @classmethod
-    def from_state_file(cls, path: Path) -> EndpointStack:
-        """The endpoints of a running local stack, from the ``stack.json`` it keeps in its run dir."""
-        try:
-            data: dict[str, Any] = json.loads(path.read_text())
-            ports: dict[str, int] = data["ports"]
-            creds = data["credentials"]
-            credentials = Credentials(
-                admin_token=creds["admin_token"],
-                receiver_token=creds["receiver_token"],
-                postgres_user=creds.get("postgres_user", "drill"),
-                postgres_password=creds.get("postgres_password", "drill"),
-                postgres_db=creds.get("postgres_db", "drill"),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StackError(f"{path} is not a readable stack state file: {exc!r}") from exc
-        schemes = {Service.REDIS: "redis", Service.POSTGRES: "postgresql"}
-        endpoints: dict[Service, Endpoint] = {}
-        direct: dict[Service, Endpoint] = {}
-        for service in Service:
-            if service.value not in ports:
-                continue
-            scheme = schemes.get(service, "http")
-            direct[service] = Endpoint("127.0.0.1", int(ports[service.value]), scheme)
-            proxied = ports.get(f"proxy_{service.value}")
-            endpoints[service] = Endpoint("127.0.0.1", int(proxied), scheme) if proxied else direct[service]
-        if data.get("receiver"):
-            endpoints[Service.RECEIVER] = endpoint_from_url(str(data["receiver"]))
-        return cls(endpoints, credentials, direct)
 
     def up(self) -> None:
         self.state = StackState.READY

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import FakeTarget
+from runbook_fakes import FakeTarget
 
 from harness.receiver.models import Notification
 from harness.runbooks.context import RunbookContext

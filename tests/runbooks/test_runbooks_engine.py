@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_TOKEN, FakeProm, FakeTarget
+from runbook_fakes import ADMIN_TOKEN, FakeProm, FakeTarget
 
 from harness.drill.results import StepRecord
 from harness.receiver.models import AlertPayload
