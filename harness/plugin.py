@@ -23,6 +23,7 @@ STACKS = ("auto", "local", "docker")
 _SESSION_KEY = pytest.StashKey["DrillSession"]()
 _RESULTS_KEY = pytest.StashKey["list[DrillResult]"]()
 _REPORT_KEY = pytest.StashKey[Path]()
+_GATE_KEY = pytest.StashKey["list[str]"]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -118,6 +119,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if baseline is not None and not Path(baseline).is_file():
         raise pytest.UsageError(f"--baseline {baseline}: no such file")
     config.stash[_RESULTS_KEY] = []
+
+
+DRILL_TIMEOUT_S = 1800  # per drill run; a drill bounds itself (stop_conditions), this is the backstop
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drills outlast the suite-wide pytest-timeout: give each its own, scaled by --repeat."""
+    for item in items:
+        if item.get_closest_marker("drill") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(DRILL_TIMEOUT_S * drill_repeat(config)))
 
 
 def drill_repeat(config: pytest.Config) -> int:
@@ -228,6 +239,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     report = config.stash.get(_REPORT_KEY, None)
     if report is not None:
         terminalreporter.write_line(f"drill report: {report}")
+    gate = config.stash.get(_GATE_KEY, None)
+    if gate:
+        terminalreporter.section("drill gate")
+        for line in gate:
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(trylast=True)  # after the session fixtures' teardown wrote results.json and history
@@ -237,15 +253,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from harness.gate import run_gate
 
+    session_obj = config.stash.get(_SESSION_KEY, None)
     report = run_gate(
         Path(config.getoption("drill_report_dir")),
+        run_dir=session_obj.run_dir if session_obj is not None else None,
         baseline=Path(config.getoption("drill_baseline")) if config.getoption("drill_baseline") else None,
         tolerance_pct=float(config.getoption("drill_tolerance")),
     )
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.section("drill gate")
-        for line in report.lines():
-            reporter.write_line(line)
+    config.stash[_GATE_KEY] = report.lines()  # printed by pytest_terminal_summary, after the results
     if not report.ok:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

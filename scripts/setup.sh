@@ -4,20 +4,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus prometheus-alertmanager redis-server postgresql chromium docker-compose python3-venv)
+APT_PACKAGES=(prometheus prometheus-alertmanager redis-server postgresql docker-compose python3-venv)
 VENV=${VENV:-.venv}
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# headless Chromium for the report tests: `chromium` on Debian, `chromium-browser` on Ubuntu
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(BROWSER)
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "setup: installing system packages: ${missing[*]}"
   log=$(mktemp)
-  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-         --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  $SUDO apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; rm -f "$log"; exit 1; }
+  if [[ " ${missing[*]} " == *" BROWSER "* ]]; then
+    browser=chromium
+    apt-cache show chromium >/dev/null 2>&1 || browser=chromium-browser
+    missing=("${missing[@]/BROWSER/$browser}")
+  fi
+  echo "setup: installing system packages: ${missing[*]}"
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+       >"$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"; exit 1
   fi
   rm -f "$log"

@@ -114,6 +114,8 @@ def run(
         load_workers=load_workers,
         progress=lambda name, phase: status.update(f"{name}: {phase}"),
     )
+    session: DrillSession | None = None
+    index: Path | None = None
     with status:
         try:
             stack.up()
@@ -122,11 +124,13 @@ def run(
                 for i in range(1, repeat + 1):
                     result = session.run(scenario, i)
                     console.print(f"{scenario.name} #{i}: {result.verdict.value}")
-            index = session.finish()
         except HarnessError as exc:
             raise click.ClickException(str(exc)) from exc
         finally:
+            if session is not None and session.results.drills:  # what ran is kept, whatever broke
+                index = session.finish()
             stack.down()
+    assert session is not None
     lines = summary_lines(session.results.drills)
     if repeat > 1:
         lines += distribution_lines(session.results.drills)

@@ -121,13 +121,15 @@ def down() -> None:
     if state_file.exists():
         state = json.loads(state_file.read_text())
         harness_pid = int(state.get("harness_pid", 0))
+        recorded_at = float(state.get("written_at", 0.0)) or None
         if harness_pid:  # `drillctl up` tears its own stack down on SIGTERM
-            terminate_pids([harness_pid], timeout=15.0, group=False)
+            terminate_pids([harness_pid], timeout=15.0, group=False, recorded_at=recorded_at)
         if state.get("backend") == "docker":
             from harness.stack.docker import DockerStack
 
             DockerStack(run_dir=run_dir).down()
         else:
-            stopped = terminate_pids([int(p) for p in state.get("pids", {}).values()])
+            pids = [int(p) for p in state.get("pids", {}).values()]
+            stopped = terminate_pids(pids, recorded_at=recorded_at)
             console.print(f"stopped {len(stopped)} leftover process group(s)")
     marker.unlink(missing_ok=True)

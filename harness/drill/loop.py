@@ -17,6 +17,7 @@ from harness.drill.checks import check_criterion, check_steady, describe
 from harness.drill.context import DrillAborted, DrillContext, DrillPhase
 from harness.drill.observe import (
     NotificationWatcher,
+    RecoverySampler,
     wait_alerts_inactive,
     wait_detection,
     wait_recovery,
@@ -26,12 +27,13 @@ from harness.drill.rollback import RollbackCheck, snapshot_target
 from harness.drill.timeline import EventKind
 from harness.drill.verdict import build_result
 from harness.errors import HarnessError, SafetyError, WaitTimeout
-from harness.faults.base import Fault, FaultContext
+from harness.faults.base import Fault, FaultContext, FaultState
 from harness.faults.heal import heal
 from harness.faults.registry import build_fault
 from harness.load.audit import find_lost_writes
 from harness.load.models import LoadSummary
 from harness.load.runner import LoadRunner
+from harness.observe.grafana import annotator_for
 from harness.receiver import WebhookReceiver
 from harness.runbooks.context import NotifyTarget, RunbookContext
 from harness.runbooks.dispatch import AlertDispatcher
@@ -64,6 +66,11 @@ class DrillRunner:
         self.error: BaseException | None = None
         self.extra_runs: list[RunbookRun] = []
         self.fault_gone = threading.Event()  # restore steps wait for it
+        self.annotator = annotator_for(ctx.stack, clock=ctx.clock)  # Grafana, when the stack runs it
+        self.receiver: WebhookReceiver | None = None
+        self.alerts_inactive = False
+        self.sampler: RecoverySampler | None = None
+        self.fault_expired = False
         self._blast_checked = -1.0
         stop = ctx.scenario.stop_conditions
         if stop.max_error_ratio is not None or stop.max_failed_requests is not None:
@@ -81,12 +88,15 @@ class DrillRunner:
             self._detect()
             self._respond()
             self._recover()
-        except (HarnessError, AssertionError) as exc:
+        except Exception as exc:  # a drill that breaks still gets a result (verdict fail/error, with why)
             self.error = exc
             kind = EventKind.STOP_CONDITION if isinstance(exc, SafetyError) else EventKind.ERROR
-            ctx.timeline.record(kind, f"{ctx.phase.value}: {exc}")
-            if isinstance(exc, DrillAborted | SafetyError):
+            detail = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+            ctx.timeline.record(kind, f"{ctx.phase.value}: {detail}")
+            if isinstance(exc, SafetyError):
                 ctx.enter(DrillPhase.ABORTED)
+            if not isinstance(exc, HarnessError):
+                log.exception("drill %s broke in phase %s", ctx.scenario.name, ctx.phase.value)
         finally:
             self._finish()
         ctx.timeline.record(EventKind.DRILL_FINISHED, f"drill {ctx.scenario.name} finished")
@@ -107,13 +117,15 @@ class DrillRunner:
         names = set(ctx.scenario.expect.alerts)
         if names and not wait_alerts_inactive(ctx, names, ctx.options.resolve_timeout_s):
             raise WaitTimeout(f"alerts {sorted(names)} still active from an earlier drill")
-        self._arm_receiver()
 
     def _arm_receiver(self) -> None:
+        """Just before the fault: from now on the drill's alerts are ours (watcher) and start the runbook."""
         ctx = self.ctx
         receiver = getattr(ctx.stack, "receiver", None)
         if not isinstance(receiver, WebhookReceiver):
             return
+        self.receiver = receiver
+        self.watcher.armed = True
         receiver.subscribe(self.watcher)
         runbook_id = ctx.scenario.expect.runbook
         if runbook_id is None:
@@ -216,12 +228,19 @@ class DrillRunner:
         params = dict(spec.params)
         params.setdefault("ttl_seconds", spec.max_duration_seconds)
         self.fault = build_fault(spec.kind, params)
-        self.watcher.armed = True
+        self._arm_receiver()
+        # the fault begins when injecting begins (stopping Postgres, say, takes a moment)
+        wall, mono = ctx.clock.now(), ctx.clock.monotonic()
         self.fault.bind(self.fault_ctx)
         self.fault.__enter__()
         if self.load is not None:
-            self.load.mark_phase("during")
-        ctx.timeline.record(EventKind.FAULT_INJECTED, f"{spec.kind} {spec.params}", fault_id=self.fault.id)
+            self.load.mark_phase("during", at=wall)
+        event = ctx.timeline.record_at(
+            EventKind.FAULT_INJECTED, wall, mono, f"{spec.kind} {spec.params}", fault_id=self.fault.id
+        )
+        self.sampler = RecoverySampler(ctx)
+        self.sampler.start()
+        self.annotator.fault_injected(ctx.scenario.name, event.detail, at=event.wall)
 
     def _detect(self) -> None:
         ctx = self.ctx
@@ -231,6 +250,9 @@ class DrillRunner:
             return
         timeout = min(ctx.options.detection_timeout_s, ctx.scenario.fault.max_duration_seconds)
         wait_detection(ctx, names, timeout)
+        firing = ctx.timeline.first(EventKind.ALERT_FIRING)
+        if firing is not None:
+            self.annotator.detected(ctx.scenario.name, firing.detail, at=firing.wall)
 
     def _respond(self) -> None:
         """Manual response: the fault runs its course and is reverted. Automated: the runbook was started
@@ -250,7 +272,14 @@ class DrillRunner:
     def _recover(self) -> None:
         ctx = self.ctx
         ctx.enter(DrillPhase.RECOVER)
-        since = wait_recovery(ctx, ctx.scenario.recovery.timeout_seconds)
+        assert self.sampler is not None
+        since = wait_recovery(ctx, self.sampler, ctx.scenario.recovery.timeout_seconds)
+        self.sampler.stop()
+        if not self.sampler.broke_before(since):
+            ctx.notes.append("the recovery criteria never broke during the fault (as Prometheus saw it)")
+        if self.fault is not None and self.fault.state == FaultState.EXPIRED:
+            self.fault_expired = True
+            ctx.timeline.record(EventKind.NOTE, f"{self.fault.kind} reached its TTL and was reverted")
         self.recovered_mono = since
         wall = ctx.clock.now() - timedelta(seconds=ctx.clock.monotonic() - since)
         ctx.timeline.record_at(
@@ -260,7 +289,8 @@ class DrillRunner:
             f"recovery criteria met (and then held for {ctx.scenario.recovery.hold_seconds:g}s)",
         )
         if self.load is not None:
-            self.load.mark_phase("after")
+            self.load.mark_phase("after", at=wall)  # users' "after recovery" starts when criteria held
+        self.annotator.recovered(ctx.scenario.name, "recovery criteria met", at=wall)
         self._wait_runbook()
 
     def _wait_runbook(self) -> None:
@@ -301,40 +331,73 @@ class DrillRunner:
 
     # ------------------------------------------------------------------ finally
     def _finish(self) -> None:
+        """Always: revert, stop the load, wait for the alerts to resolve, restore, verify, audit. Each step
+        runs whatever happened to the one before; the receiver is disarmed at the end whatever happened."""
         ctx = self.ctx
         ctx.finishing = True
+        steps = (
+            self._revert_and_open_gate,
+            self._stop_load,
+            self._wait_alerts_resolved,
+            self._restore_runbook,
+            self._verify_rollback,
+            self._audit_writes,
+        )
         try:
-            self._revert_fault()
-        except Exception as exc:  # recorded by _revert_fault; verification still runs
-            log.warning("revert failed: %s", exc)
+            for step in steps:
+                try:
+                    step()
+                except Exception as exc:
+                    ctx.timeline.record(EventKind.ERROR, f"{step.__name__.strip('_')}: {exc}")
+                    self.rollback.problems.append(f"{step.__name__.strip('_')} failed: {exc}")
         finally:
-            self.fault_gone.set()
-        self._stop_load()
-        if ctx.phase != DrillPhase.ABORTED:
-            ctx.enter(DrillPhase.VERIFY)
-        self._restore_runbook()
-        self._verify_rollback()
-        self._audit_writes()
-        if self.dispatcher is not None:
-            self.dispatcher.close(timeout=30.0)
-        self.watcher.armed = False
+            self._disarm()
         if ctx.phase != DrillPhase.ABORTED:
             ctx.enter(DrillPhase.DONE)
 
+    def _revert_and_open_gate(self) -> None:
+        self._revert_fault()
+        self.fault_gone.set()  # only once the fault is really gone may restore steps run
+        if self.ctx.phase != DrillPhase.ABORTED:
+            self.ctx.enter(DrillPhase.VERIFY)
+
+    def _disarm(self) -> None:
+        self.watcher.armed = False
+        if self.sampler is not None:
+            self.sampler.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.close(timeout=30.0)
+        if self.receiver is not None:
+            self.receiver.unsubscribe(self.watcher)
+            if self.dispatcher is not None:
+                self.receiver.unsubscribe(self.dispatcher.on_notification)
+
     def _revert_fault(self) -> None:
+        """Revert (journaled by the fault's session); a failed revert is retried directly, and only a
+        successful one goes on the timeline."""
         fault = self.fault
-        if fault is None or fault.state.value == "reverted":
+        if fault is None or fault.state in (FaultState.REVERTED, FaultState.EXPIRED):
             return
         ctx = self.ctx
         if ctx.phase != DrillPhase.ABORTED:
             ctx.enter(DrillPhase.REVERT)
         try:
-            fault.__exit__(None, None, None)
-            ctx.timeline.record(EventKind.FAULT_REVERTED, f"{fault.kind} reverted", fault_id=fault.id)
+            try:
+                fault.__exit__(None, None, None)  # no-op when the session already ended
+            finally:
+                if fault.state not in (FaultState.REVERTED, FaultState.EXPIRED):
+                    fault.revert(self.fault_ctx)  # idempotent; the retry after a failed first attempt
+                    ctx.ledger.record(fault.id, FaultState.REVERTED, note="reverted on retry")
         except Exception as exc:
             ctx.timeline.record(EventKind.ERROR, f"revert of {fault.kind} failed: {exc}")
             self.rollback.problems.append(f"fault {fault.kind} revert failed: {exc}")
             raise
+        ctx.timeline.record(EventKind.FAULT_REVERTED, f"{fault.kind} reverted", fault_id=fault.id)
+        mode = fault.undo.get("memory_limit_mode")
+        if mode:  # how the memory limit was enforced: the kernel (cgroup) or the supervisor's watchdog
+            ctx.notes.append(
+                f"memory limit enforced by: {mode}; last exit: {fault.undo.get('last_exit_reason')}"
+            )
 
     def _stop_load(self) -> None:
         if self.load is None:
@@ -349,34 +412,34 @@ class DrillRunner:
         return self.dispatcher.runs() if self.dispatcher is not None else []
 
     def _restore_runbook(self) -> None:
-        """Run the runbook's restore steps once the fault is gone, unless the resolved alert already did."""
+        """The runbook's restore steps, once the fault is gone: through the resolved alert where it came,
+        else run here (after closing the dispatcher, so a late resolved alert cannot run them twice)."""
         ctx = self.ctx
         runbook_id = ctx.scenario.expect.runbook
         if runbook_id is None or self.engine is None or self.dispatcher is None:
             return
         runbook = ctx.runbooks[runbook_id]
-        if not runbook.restore or self._main_run() is None:
+        if not runbook.restore or self._main_run() is None or not self.fault_gone.is_set():
             return
-        self.dispatcher.wait_idle(timeout=30.0)
+        self.dispatcher.wait_idle(timeout=60.0)
         if any(r.runbook == runbook_id and r.section == Section.RESTORE for r in self._runs()):
             return
-        try:
-            run = self.engine.run(runbook, section=Section.RESTORE)
-            self.extra_runs.append(run)
-        except Exception as exc:
-            ctx.timeline.record(EventKind.ERROR, f"restore of {runbook_id} failed: {exc}")
+        self.dispatcher.close(timeout=30.0)
+        self.extra_runs.append(self.engine.run(runbook, section=Section.RESTORE))
+
+    def _wait_alerts_resolved(self) -> None:
+        ctx = self.ctx
+        names = set(ctx.scenario.expect.alerts)
+        self.alerts_inactive = (
+            wait_alerts_inactive(ctx, names, ctx.options.resolve_timeout_s) if names else True
+        )
+        if self.alerts_inactive and names:
+            ctx.timeline.record(EventKind.ALERT_RESOLVED, f"{sorted(names)} no longer active in Prometheus")
+            self._wait_resolved_notification()
 
     def _verify_rollback(self) -> None:
         ctx = self.ctx
-        names = set(ctx.scenario.expect.alerts)
-        try:
-            inactive = wait_alerts_inactive(ctx, names, ctx.options.resolve_timeout_s) if names else True
-        except HarnessError:
-            inactive = False
-        if inactive and names:
-            ctx.timeline.record(EventKind.ALERT_RESOLVED, f"{sorted(names)} no longer active in Prometheus")
-            self._wait_resolved_notification()
-        self.rollback.verify(ctx, self.before, alerts_inactive=inactive, fault=self.fault)
+        self.rollback.verify(ctx, self.before, alerts_inactive=self.alerts_inactive, fault=self.fault)
         ctx.timeline.record(
             EventKind.ROLLBACK_VERIFIED,
             "rollback complete" if self.rollback.ok else "; ".join(self.rollback.problems),

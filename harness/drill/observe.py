@@ -90,23 +90,76 @@ def wait_detection(ctx: DrillContext, names: set[str], timeout: float) -> None:
     )
 
 
-def wait_recovery(ctx: DrillContext, timeout: float) -> float:
-    """Wait until the recovery criteria hold continuously for hold_seconds; return when they began holding."""
-    recovery = ctx.scenario.recovery
-    holding_since: list[float] = []
-    last: list[str] = [""]
+class RecoverySampler:
+    """Evaluates the recovery criteria in the background from the moment of injection.
+
+    Recovery is the start of the last unbroken stretch in which every criterion held, once that
+    stretch has lasted ``hold_seconds``; so a service that heals before its alert even fires (a
+    restarted process, say) gets the MTTR it really had, not one clamped to MTTD.
+    """
+
+    def __init__(self, ctx: DrillContext, interval_s: float = 0.25) -> None:
+        self.ctx = ctx
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, bool]] = []
+        self.last = ""
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="recovery-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10.0)
+
+    def _run(self) -> None:
+        criteria = self.ctx.scenario.recovery.criteria
+        while not self._stop.is_set():
+            try:
+                results = [check_criterion(self.ctx, c) for c in criteria]
+            except Exception as exc:  # a sample that could not be taken counts as not holding
+                self.last = f"criteria not evaluable: {exc}"
+                ok = False
+            else:
+                self.last, ok = describe(results), all_hold(results)
+            with self._lock:
+                self.samples.append((self.ctx.clock.monotonic(), ok))
+            self._stop.wait(self.interval_s)
+
+    def broke_before(self, mono: float) -> bool:
+        """Whether the criteria failed at least once before ``mono``."""
+        with self._lock:
+            return any(not ok for t, ok in self.samples if t < mono)
+
+    def holding_since(self) -> float | None:
+        """Start of the current unbroken stretch of holding samples, if it has lasted hold_seconds."""
+        with self._lock:
+            samples = list(self.samples)
+        if not samples or not samples[-1][1]:
+            return None
+        start = samples[-1][0]
+        for mono, ok in reversed(samples):
+            if not ok:
+                break
+            start = mono
+        if samples[-1][0] - start >= self.ctx.scenario.recovery.hold_seconds:
+            return start
+        return None
+
+
+def wait_recovery(ctx: DrillContext, sampler: RecoverySampler, timeout: float) -> float:
+    """Wait until the sampler reports the criteria held for hold_seconds; return when they began holding."""
+    since: list[float] = []
 
     def recovered() -> bool:
         ctx.guard()
-        results = [check_criterion(ctx, c) for c in recovery.criteria]
-        last[0] = describe(results)
-        now = ctx.clock.monotonic()
-        if not all_hold(results):
-            holding_since.clear()
-            return False
-        if not holding_since:
-            holding_since.append(now)
-        return now - holding_since[0] >= recovery.hold_seconds
+        start = sampler.holding_since()
+        if start is not None:
+            since.append(start)
+        return start is not None
 
     try:
         wait_for(
@@ -116,8 +169,8 @@ def wait_recovery(ctx: DrillContext, timeout: float) -> float:
             clock=ctx.clock,
         )
     except WaitTimeout as exc:
-        raise WaitTimeout(f"recovery criteria did not hold within {timeout:g}s: {last[0]}") from exc
-    return holding_since[0]
+        raise WaitTimeout(f"recovery criteria did not hold within {timeout:g}s: {sampler.last}") from exc
+    return since[-1]
 
 
 def wait_alerts_inactive(ctx: DrillContext, names: set[str], timeout: float) -> bool:

@@ -88,6 +88,10 @@ class DrillResult(BaseModel):
     mttr_seconds: float | None = None
     mttr_user_seconds: float | None = None
     detection_floor_seconds: float | None = None
+    """scrape + evaluation interval + the rule's `for`: the delay the configured intervals alone can
+    impose on MTTD (the fault lands at a random phase, so MTTD may also be a little below it)."""
+    notification_floor_seconds: float | None = None
+    """The detection floor plus Alertmanager's group_wait: the same bound for MTTN."""
     rollback_ok: bool | None = None
     rollback_details: list[str] = Field(default_factory=list)
     writes_acknowledged: int = 0

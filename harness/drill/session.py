@@ -70,7 +70,17 @@ class DrillSession:
         self._capture_metrics(result, scenario)
         self.results.drills.append(result)
         self._write()
+        self._render_page(result)
         return result
+
+    def _render_page(self, result: DrillResult) -> None:
+        """The drill's page right away (pytest attaches it to the test); index.html at finish()."""
+        try:
+            from harness.report.render import render_drill
+
+            render_drill(result, self.run_dir)
+        except Exception:
+            log.exception("rendering the page of %s failed", result.scenario)
 
     def finish(self) -> Path:
         """Write results.json, point reports/latest here, append the history, render HTML."""

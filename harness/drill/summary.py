@@ -57,7 +57,5 @@ def summary_lines(results: list[DrillResult]) -> list[str]:
     for r in results:
         for reason in r.reasons:
             lines.append(f"  {r.scenario}#{r.iteration}: {reason}")
-    lines.append(
-        "(! = over its threshold; floor = scrape + evaluation + rule `for`, the fastest detection possible)"
-    )
+    lines.append("(! = over its threshold; floor = scrape + evaluation interval + the rule's `for`)")
     return lines

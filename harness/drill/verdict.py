@@ -54,8 +54,9 @@ def user_seen_recovery(summary: LoadSummary, scenario: Scenario) -> datetime | N
             threshold = max(criterion.error_ratio.max, 1e-9)
         if criterion.p95_latency is not None:
             max_p95_ms = criterion.p95_latency.max_seconds * 1000
-    return summary.user_seen_recovery(threshold=threshold, hold_s=scenario.recovery.hold_seconds,
-                                      max_p95_ms=max_p95_ms)
+    return summary.user_seen_recovery(
+        threshold=threshold, hold_s=scenario.recovery.hold_seconds, max_p95_ms=max_p95_ms
+    )
 
 
 def build_result(runner: DrillRunner) -> DrillResult:
@@ -102,6 +103,7 @@ def build_result(runner: DrillRunner) -> DrillResult:
         mttr_seconds=since_fault(timeline, EventKind.RECOVERED),
         mttr_user_seconds=mttr_user,
         detection_floor_seconds=floor,
+        notification_floor_seconds=notify_floor,
         rollback_ok=runner.rollback.ok if runner.rollback.ran else None,
         rollback_details=runner.rollback.problems or runner.rollback.checked,
         writes_acknowledged=acknowledged,
@@ -111,11 +113,15 @@ def build_result(runner: DrillRunner) -> DrillResult:
         timeline=timeline.events,
         steps=steps,
         load=phases,
-        notes=list(ctx.notes)
-        + ([f"notification floor (with group_wait): {notify_floor:g}s"] if notify_floor is not None else []),
+        notes=list(ctx.notes),
         **impact_kwargs,
     )
     result.verdict, result.reasons = judge(result, runner.error, scenario.expect.alerts)
+    if runner.fault_expired and not scenario.manual:
+        result.reasons.append(
+            "the fault reached its TTL (fault.max_duration_seconds) before the service recovered: "
+            "recovery was not the runbook's doing"
+        )
     if scenario.expect.runbook and main_run is None:
         result.reasons.append(f"runbook {scenario.expect.runbook} never ran via the alert path")
     elif main_run is not None and main_run.outcome.value != "succeeded":

@@ -67,7 +67,7 @@ class FaultContext:
     stack: Stack
     ledger: FaultLedger | None = None
     clock: Clock = SYSTEM_CLOCK
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5.0))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5.0, trust_env=False))
     ready_timeout_s: float = 60.0
     install_signal_handlers: bool = True
 

@@ -81,7 +81,7 @@ def heal(
     ledger = ledger if ledger is not None else FaultLedger(clock=clock)
     known = {str(Path(k).resolve()): v for k, v in (stacks or {}).items()}
     report = HealReport()
-    with httpx.Client(timeout=5.0) as http:
+    with httpx.Client(timeout=5.0, trust_env=False) as http:
         for entry in ledger.active():
             report.items.append(
                 _heal_one(ledger, entry, known, attach, clock, http, force, ready_timeout_s)

@@ -16,7 +16,7 @@ class ProxyClient:
     def __init__(self, admin_url: str, timeout: float = 3.0, client: httpx.Client | None = None) -> None:
         self.admin_url = admin_url.rstrip("/")
         self._own = client is None
-        self._http = client or httpx.Client(timeout=timeout)
+        self._http = client or httpx.Client(timeout=timeout, trust_env=False)
         self.timeout = timeout
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ class FaultSession:
         if ctx.ledger is not None:
             ctx.ledger.record_pending(fault, run_dir=ctx.stack.run_dir, backend=ctx.stack.backend)
         if ctx.install_signal_handlers:
-            self._guard = SignalGuard(lambda: self._end(note="reverted on signal"))
+            self._guard = SignalGuard(self._on_signal)
             self._guard.install()
         self._timer = threading.Timer(fault.ttl_seconds, self._expire)
         self._timer.daemon = True
@@ -48,6 +48,15 @@ class FaultSession:
             if self._guard is not None:
                 self._guard.restore()
 
+    def _on_signal(self) -> bool:
+        """SIGINT/SIGTERM: revert now, unless a revert is already running (in this thread, say):
+        then it must not be interrupted, and the signal is delivered again once it has finished."""
+        if not self._finish_lock.acquire(blocking=False):
+            return False
+        self._finish_lock.release()
+        self._end(note="reverted on signal")
+        return True
+
     def _expire(self) -> None:
         try:
             self._end(note="reverted at its TTL", expired=True)
@@ -55,6 +64,13 @@ class FaultSession:
             log.exception("reverting %s at its TTL failed", self.fault)
 
     def _end(self, *, note: str | None, expired: bool = False, raise_errors: bool = True) -> None:
+        try:
+            self._revert_once(note=note, expired=expired, raise_errors=raise_errors)
+        finally:
+            if self._guard is not None:  # a signal held back while we reverted: deliver it now
+                self._guard.redeliver()
+
+    def _revert_once(self, *, note: str | None, expired: bool, raise_errors: bool) -> None:
         with self._finish_lock:
             if self._finished.is_set():
                 return

@@ -21,15 +21,20 @@ _Handler = Callable[[int, FrameType | None], Any] | int | None
 class SignalGuard:
     """Installs handlers that call ``callback`` once, then do what the previous handler did.
 
+    When ``callback`` returns False (a revert is already running and must not be interrupted), the
+    signal is held back: :meth:`redeliver` sends it again once that revert has finished.
     Only the main thread can install signal handlers; elsewhere the guard is a no-op.
     """
 
-    def __init__(self, callback: Callable[[], None], signals: tuple[int, ...] = DEFAULT_SIGNALS) -> None:
+    def __init__(
+        self, callback: Callable[[], bool | None], signals: tuple[int, ...] = DEFAULT_SIGNALS
+    ) -> None:
         self.callback = callback
         self.signals = signals
         self.previous: dict[int, _Handler] = {}
         self.installed = False
         self.fired: list[int] = []
+        self.deferred: list[int] = []
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -45,13 +50,23 @@ class SignalGuard:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         self.installed = False
 
+    def redeliver(self) -> None:
+        """Send a held-back signal again, once whatever held it back has finished."""
+        if self.deferred:
+            signum, self.deferred = self.deferred[0], []
+            os.kill(os.getpid(), signum)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.fired.append(signum)
-        if len(self.fired) == 1:
+        if self.deferred:
+            return  # already holding one back until the running revert ends
+        if not self.fired:
             try:
-                self.callback()
+                if self.callback() is False:
+                    self.deferred.append(signum)
+                    return
             except Exception:  # the previous handler must still run
                 log.exception("revert on signal %s failed", signal.Signals(signum).name)
+        self.fired.append(signum)
         previous = self.previous.get(signum)
         self.restore()
         if callable(previous):

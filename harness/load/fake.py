@@ -44,12 +44,12 @@ class FakeLoadRunner:
         self._started = self.clock.now()
         self.marks.append(PhaseMark(name=Phase.BEFORE.value, wall=self._started))
 
-    def mark_phase(self, name: str) -> PhaseMark:
+    def mark_phase(self, name: str, at: datetime | None = None) -> PhaseMark:
         self.calls.append(f"mark:{name}")
         existing = next((m for m in self.marks if m.name == name), None)
         if existing is not None:
             return existing
-        mark = PhaseMark(name=name, wall=self.clock.now())
+        mark = PhaseMark(name=name, wall=at or self.clock.now())
         self.marks.append(mark)
         return mark
 

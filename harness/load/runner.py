@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -230,13 +231,13 @@ class LoadRunner:
     def _has_records(self) -> bool:
         return any(p.stat().st_size > 0 for p in self.requests_dir.glob("*.jsonl"))
 
-    def mark_phase(self, name: str) -> PhaseMark:
-        """Record a phase boundary now. ``before`` is marked by ``start()``; marking a
+    def mark_phase(self, name: str, at: datetime | None = None) -> PhaseMark:
+        """Record a phase boundary (now, or ``at``). ``before`` is marked by ``start()``; marking a
         phase that is already marked keeps the first mark (and returns it)."""
         existing = next((m for m in self.marks if m.name == name), None)
         if existing is not None:
             return existing
-        mark = PhaseMark(name=name, wall=self.clock.now())
+        mark = PhaseMark(name=name, wall=at or self.clock.now())
         self.marks.append(mark)
         return mark
 

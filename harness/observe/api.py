@@ -32,7 +32,9 @@ class JsonApiClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.clock = clock
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -81,6 +81,12 @@ class Receiver:
         with self._lock:
             self._subscribers.append(callback)
 
+    def unsubscribe(self, callback: Subscriber) -> None:
+        """Stop calling ``callback`` (unknown callbacks are ignored)."""
+        with self._lock:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
     # -- waiting -----------------------------------------------------------
     def wait_for_notification(
         self,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from harness.errors import RunbookError
 from harness.receiver.models import AlertPayload, AlertStatus, Notification
 from harness.runbooks.engine import RunbookEngine, RunbookRun
 from harness.runbooks.models import AutomationLevel, Runbook, Section
@@ -148,8 +149,9 @@ class AlertDispatcher:
 
     def _run(self, job: _Job) -> None:
         try:
-            if job.section is Section.RESTORE and self.restore_gate is not None:
-                self.restore_gate.wait(self.restore_gate_timeout_s)
+            gate = self.restore_gate if job.section is Section.RESTORE else None
+            if gate is not None and not gate.wait(self.restore_gate_timeout_s):
+                raise RunbookError("restore not run: the fault was never reported gone (restore gate)")
             run = self.engine.run(job.runbook, job.alert, section=job.section)
             with self._lock:
                 self._runs.append(run)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -61,6 +62,8 @@ from harness.stack.wait import (
     WaitStrategy,
     wait_for,
 )
+
+log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 
@@ -214,10 +217,15 @@ class LocalStack(Stack):
         if self.state in (StackState.STOPPED, StackState.CREATED) and not self.procs:
             return
         self.state = StackState.STOPPING
-        for service in reversed(self.started):
+        for service in reversed(self.started):  # every one, whatever happened to the one before
             proc = self.procs.get(service)
             if proc is not None:
-                proc.stop()
+                try:
+                    proc.stop()
+                except Exception:
+                    log.exception("stopping %s failed; killing its process group", service.value)
+                    with contextlib.suppress(Exception):
+                        proc.kill()
         if self.receiver is not None:
             with contextlib.suppress(Exception):
                 self.receiver.stop()
@@ -226,6 +234,7 @@ class LocalStack(Stack):
         self.started.clear()
         if self._pg_home is not None:
             pg.remove_home(self._pg_layout())
+            self._pg_home = None
         with contextlib.suppress(OSError):
             self._write_state()
         self.state = StackState.STOPPED

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from harness.errors import ServiceControlError, ServiceStartError
 from harness.stack.base import ServiceStatus
 from harness.stack.lifeline import set_parent_death_signal
@@ -177,13 +179,26 @@ def pid_alive(pid: int) -> bool:
     return state is not None and state != "Z"
 
 
-def terminate_pids(pids: Sequence[int], timeout: float = 5.0, group: bool = True) -> list[int]:
+def started_before(pid: int, when: float) -> bool:
+    """Whether ``pid`` is a process that already existed at unix time ``when`` (not a reused pid)."""
+    try:
+        return bool(psutil.Process(pid).create_time() <= when + 1.0)
+    except psutil.Error:
+        return False
+
+
+def terminate_pids(
+    pids: Sequence[int], timeout: float = 5.0, group: bool = True, recorded_at: float | None = None
+) -> list[int]:
     """SIGCONT+SIGTERM each pid (its process group when ``group``), SIGKILL what is left.
 
-    Returns the pids that were alive.
+    With ``recorded_at`` (when the pids were written down), a pid whose process started later is a
+    reused pid of some unrelated process and is left alone. Returns the pids that were alive.
     """
     send = os.killpg if group else os.kill
     alive = [pid for pid in pids if pid_alive(pid)]
+    if recorded_at is not None:
+        alive = [pid for pid in alive if started_before(pid, recorded_at)]
     for pid in alive:
         for sig in (signal.SIGCONT, signal.SIGTERM):
             with contextlib.suppress(ProcessLookupError, PermissionError):

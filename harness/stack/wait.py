@@ -76,7 +76,7 @@ class HttpOk(WaitStrategy):
         self.description = f"GET {url} answers {'/'.join(map(str, self.statuses))}"
 
     def ready(self) -> bool:
-        response = httpx.get(self.url, headers=self.headers, timeout=self.timeout)
+        response = httpx.get(self.url, headers=self.headers, timeout=self.timeout, trust_env=False)
         return response.status_code in self.statuses
 
 

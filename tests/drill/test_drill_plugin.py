@@ -52,19 +52,17 @@ def test_daily_drill_runs_end_to_end(pytester: pytest.Pytester) -> None:
     shutil.copytree(REPO / "scenarios", pytester.path / "scenarios")
     shutil.copytree(REPO / "drills", pytester.path / "drills")
     pytester.makeini("[pytest]\n")  # the copy's own rootdir, not the repo's testpaths
-    result = pytester.runpytest_subprocess(
-        "drills",
-        "-m",
-        "daily",
-        "-p",
-        "no:cacheprovider",
-        "--report-dir",
-        "out",
-        f"--junitxml={pytester.path / 'junit.xml'}",
-        timeout=600,
-    )
+    generous = pytester.path / "generous.json"
+    generous.write_text(json.dumps({"smoke-5xx": {"mttd_seconds": 60, "mttr_seconds": 120}}))
+    args = ["drills", "-m", "daily", "-p", "no:cacheprovider", "--report-dir", "out"]
+    args += [f"--junitxml={pytester.path / 'junit.xml'}", f"--alluredir={pytester.path / 'allure'}"]
+    args += ["--gate", "--baseline", str(generous)]
+    result = pytester.runpytest_subprocess(*args, timeout=600)
     result.assert_outcomes(passed=1, deselected=6)
-    result.stdout.fnmatch_lines(["*drill results*", "*smoke-5xx#1*PASS*", "drill report: *index.html"])
+    result.stdout.fnmatch_lines(
+        ["*drill results*", "*smoke-5xx#1*PASS*", "drill report: *index.html", "*drill gate*", "gate: PASS"]
+    )
+    assert result.ret == 0
     latest = pytester.path / "out" / "latest" / "results.json"
     data = json.loads(latest.read_text())
     (drill,) = data["drills"]
@@ -78,6 +76,11 @@ def test_daily_drill_runs_end_to_end(pytester: pytest.Pytester) -> None:
     assert (pytester.path / "out" / "latest" / "index.html").exists()
     junit = (pytester.path / "junit.xml").read_text()
     assert junit.count("<testcase ") == 1 and "1.mttr_seconds" in junit
+    # allure: the drill's timeline and its page are attached to the test
+    attachments = {p.suffix for p in (pytester.path / "allure").glob("*-attachment*")}
+    assert {".json", ".html"} <= attachments, attachments
+    page = next((pytester.path / "allure").glob("*-attachment.html")).read_text()
+    assert "smoke-5xx" in page and "<svg" in page
 
 
 @pytest.mark.integration
@@ -89,8 +92,19 @@ def test_gate_option_fails_the_session_on_a_regression(pytester: pytest.Pytester
     fast = pytester.path / "fast-baseline.json"
     fast.write_text(json.dumps({"smoke-5xx": {"mttd_seconds": 0.5, "mttr_seconds": 1.0}}))
     result = pytester.runpytest_subprocess(
-        "drills", "-m", "daily", "-p", "no:cacheprovider", "--report-dir", "out",
-        "--gate", "--baseline", str(fast), "--tolerance", "50", timeout=600,
+        "drills",
+        "-m",
+        "daily",
+        "-p",
+        "no:cacheprovider",
+        "--report-dir",
+        "out",
+        "--gate",
+        "--baseline",
+        str(fast),
+        "--tolerance",
+        "50",
+        timeout=600,
     )
     result.assert_outcomes(passed=1, deselected=6)
     result.stdout.fnmatch_lines(["*drill gate*", "*smoke-5xx*mttr_seconds*regressed*", "gate: FAIL"])

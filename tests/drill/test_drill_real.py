@@ -150,3 +150,23 @@ def test_the_gate_fails_when_mttr_regresses(stack: LocalStack, tmp_path: Path) -
     failing = run_gate(reports, baseline=baseline_file, tolerance_pct=100)
     assert not failing.ok
     assert any("regressed" in p for row in failing.rows for p in row.problems), failing.lines()
+
+
+def test_blast_radius_aborts_the_drill_and_reverts(stack: LocalStack, tmp_path: Path) -> None:
+    scenario = smoke().model_copy(deep=True)
+    scenario.fault.params = {"status": 503, "fraction": 0.9, "path_regex": "^/(orders|catalog)"}
+    scenario.stop_conditions.max_error_ratio = 0.3  # a 90 % error rate is beyond the blast radius
+    scenario.expect.runbook = None
+    scenario.fault.max_duration_seconds = 120
+    runner = DrillRunner(context(stack, scenario, tmp_path, load_runbooks()))
+    result = runner.run()
+    assert any(r.startswith("DrillAborted: stop condition: error ratio") for r in result.reasons), (
+        result.reasons
+    )
+    assert result.verdict == Verdict.FAIL
+    injected = runner.ctx.timeline.first(EventKind.FAULT_INJECTED)
+    reverted = runner.ctx.timeline.first(EventKind.FAULT_REVERTED)
+    assert injected is not None and reverted is not None
+    assert reverted.mono - injected.mono < 60, "aborted long before the fault's own 120 s"
+    assert runner.fault is not None
+    assert not [e for e in runner.ctx.ledger.active() if e.id == runner.fault.id]

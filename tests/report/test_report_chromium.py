@@ -14,7 +14,7 @@ from report_samples import SCRIPT_LABEL, TITLE_SCRIPT
 
 from harness.report.render import render_run, render_trend
 
-CHROMIUM = shutil.which("chromium")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
