@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from harness.drill.observe import (
     wait_detection,
     wait_recovery,
 )
+from harness.drill.response import RunbookResponse
 from harness.drill.results import DrillResult, StepRecord
 from harness.drill.rollback import RollbackCheck, snapshot_target
 from harness.drill.timeline import EventKind
@@ -35,10 +35,6 @@ from harness.load.models import LoadSummary
 from harness.load.runner import LoadRunner
 from harness.observe.grafana import annotator_for
 from harness.receiver import WebhookReceiver
-from harness.runbooks.context import NotifyTarget, RunbookContext
-from harness.runbooks.dispatch import AlertDispatcher
-from harness.runbooks.engine import RunbookEngine, RunbookRun
-from harness.runbooks.models import Section
 from harness.scenarios.models import RecoveryCriterion
 from harness.scenarios.safety import check_allowed
 from harness.stack.base import Service
@@ -56,16 +52,13 @@ class DrillRunner:
         self.fault_ctx = FaultContext(stack=ctx.stack, ledger=ctx.ledger, clock=ctx.clock, http=ctx.http)
         self.load: LoadRunner | None = None
         self.load_summary: LoadSummary | None = None
-        self.dispatcher: AlertDispatcher | None = None
-        self.engine: RunbookEngine | None = None
+        self.response: RunbookResponse | None = None
         self.watcher = NotificationWatcher(ctx, set(ctx.scenario.expect.alerts))
         self.before: dict[str, Any] | None = None
         self.rollback = RollbackCheck()
         self.lost_writes: list[str] = []
         self.recovered_mono: float | None = None
         self.error: BaseException | None = None
-        self.extra_runs: list[RunbookRun] = []
-        self.fault_gone = threading.Event()  # restore steps wait for it
         self.annotator = annotator_for(ctx.stack, clock=ctx.clock)  # Grafana, when the stack runs it
         self.receiver: WebhookReceiver | None = None
         self.alerts_inactive = False
@@ -128,25 +121,9 @@ class DrillRunner:
         self.watcher.armed = True
         receiver.subscribe(self.watcher)
         runbook_id = ctx.scenario.expect.runbook
-        if runbook_id is None:
-            return
-        oncall = NotifyTarget(
-            url=f"{receiver.endpoint.url}/chat", bearer_token=ctx.stack.credentials.receiver_token
-        )
-        self.engine = RunbookEngine(
-            RunbookContext(
-                stack=ctx.stack,
-                clock=ctx.clock,
-                strict_confirm=ctx.options.strict_confirm,
-                event_sink=self._on_step,
-                prometheus=ctx.prometheus,
-                notify_targets={"oncall": oncall},
-            )
-        )
-        self.dispatcher = AlertDispatcher(
-            ctx.runbooks, self.engine, allowed_ids={runbook_id}, background=True, restore_gate=self.fault_gone
-        )
-        receiver.subscribe(self.dispatcher.on_notification)
+        if runbook_id is not None:
+            self.response = RunbookResponse(ctx, ctx.runbooks[runbook_id], receiver, self._on_step)
+            self.response.arm()
 
     def _on_step(self, record: StepRecord) -> None:
         self.ctx.timeline.record(
@@ -296,13 +273,14 @@ class DrillRunner:
     def _wait_runbook(self) -> None:
         """Let the responding runbook finish before anything is reverted under its feet."""
         ctx = self.ctx
-        runbook_id = ctx.scenario.expect.runbook
-        if runbook_id is None or self.dispatcher is None:
+        response = self.response
+        if response is None:
             return
+        runbook_id = response.runbook.id
 
         def finished() -> bool:
             ctx.guard()
-            return self._main_run() is not None
+            return response.main_run() is not None
 
         try:
             wait_for(
@@ -313,7 +291,7 @@ class DrillRunner:
             )
         except WaitTimeout as exc:
             raise WaitTimeout(f"runbook {runbook_id} did not run to completion via the alert path") from exc
-        run = self._main_run()
+        run = response.main_run()
         assert run is not None and run.finished is not None
         mono = ctx.clock.monotonic() - (ctx.clock.now() - run.finished).total_seconds()
         ctx.timeline.record_at(
@@ -324,10 +302,6 @@ class DrillRunner:
             runbook=runbook_id,
             outcome=run.outcome.value,
         )
-
-    def _main_run(self) -> RunbookRun | None:
-        runbook_id = self.ctx.scenario.expect.runbook
-        return next((r for r in self._runs() if r.runbook == runbook_id and r.section == Section.STEPS), None)
 
     # ------------------------------------------------------------------ finally
     def _finish(self) -> None:
@@ -357,7 +331,8 @@ class DrillRunner:
 
     def _revert_and_open_gate(self) -> None:
         self._revert_fault()
-        self.fault_gone.set()  # only once the fault is really gone may restore steps run
+        if self.response is not None:
+            self.response.fault_gone.set()  # only once the fault is really gone may restore steps run
         if self.ctx.phase != DrillPhase.ABORTED:
             self.ctx.enter(DrillPhase.VERIFY)
 
@@ -365,12 +340,10 @@ class DrillRunner:
         self.watcher.armed = False
         if self.sampler is not None:
             self.sampler.stop()
-        if self.dispatcher is not None:
-            self.dispatcher.close(timeout=30.0)
+        if self.response is not None:
+            self.response.close()
         if self.receiver is not None:
             self.receiver.unsubscribe(self.watcher)
-            if self.dispatcher is not None:
-                self.receiver.unsubscribe(self.dispatcher.on_notification)
 
     def _revert_fault(self) -> None:
         """Revert (journaled by the fault's session); a failed revert is retried directly, and only a
@@ -408,24 +381,9 @@ class DrillRunner:
         except Exception as exc:
             self.ctx.timeline.record(EventKind.ERROR, f"stopping load failed: {exc}")
 
-    def _runs(self) -> list[RunbookRun]:
-        return self.dispatcher.runs() if self.dispatcher is not None else []
-
     def _restore_runbook(self) -> None:
-        """The runbook's restore steps, once the fault is gone: through the resolved alert where it came,
-        else run here (after closing the dispatcher, so a late resolved alert cannot run them twice)."""
-        ctx = self.ctx
-        runbook_id = ctx.scenario.expect.runbook
-        if runbook_id is None or self.engine is None or self.dispatcher is None:
-            return
-        runbook = ctx.runbooks[runbook_id]
-        if not runbook.restore or self._main_run() is None or not self.fault_gone.is_set():
-            return
-        self.dispatcher.wait_idle(timeout=60.0)
-        if any(r.runbook == runbook_id and r.section == Section.RESTORE for r in self._runs()):
-            return
-        self.dispatcher.close(timeout=30.0)
-        self.extra_runs.append(self.engine.run(runbook, section=Section.RESTORE))
+        if self.response is not None:
+            self.response.restore()
 
     def _wait_alerts_resolved(self) -> None:
         ctx = self.ctx

@@ -12,8 +12,9 @@ from harness.faults.base import Fault
 from harness.scenarios.models import TargetKind
 from harness.stack.base import Service
 
-# the parts of the demo target's /admin/state a drill must leave as it found them
-COMPARED_KEYS = ("flags", "breakers", "rules_version")
+# what a drill must leave as it found it: the demo target's flags, breakers and rules version (from
+# its /admin/state) and its memory limit (from the stack)
+COMPARED_KEYS = ("flags", "breakers", "rules_version", "memory_limit_mb")
 
 
 def snapshot_target(ctx: DrillContext) -> dict[str, Any] | None:
@@ -28,6 +29,7 @@ def snapshot_target(ctx: DrillContext) -> dict[str, Any] | None:
     except httpx.HTTPError:
         return None
     state = response.json()
+    state["memory_limit_mb"] = ctx.stack.memory_limit(Service.TARGET)
     return {key: state.get(key) for key in COMPARED_KEYS}
 
 
@@ -55,7 +57,7 @@ class RollbackCheck:
                         self.problems.append(
                             f"target {key}: {before.get(key)!r} before, {after.get(key)!r} after"
                         )
-                self.checked.append("target flags, breakers and rules version as before")
+                self.checked.append("target flags, breakers, rules version and memory limit as before")
         if fault is not None:
             active = [e for e in ctx.ledger.active() if e.id == fault.id]
             if active:

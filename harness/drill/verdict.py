@@ -64,11 +64,9 @@ def build_result(runner: DrillRunner) -> DrillResult:
     scenario, timeline = ctx.scenario, ctx.timeline
     thresholds = scenario.thresholds.plain()
     injected = timeline.first(EventKind.FAULT_INJECTED)
-    runs = runner._runs() + runner.extra_runs
+    runs = runner.response.runs() if runner.response is not None else []
     steps: list[StepRecord] = [s for r in runs for s in r.steps]
-    main_run = next(
-        (r for r in runs if r.runbook == scenario.expect.runbook and r.section.value == "steps"), None
-    )
+    main_run = runner.response.main_run() if runner.response is not None else None
     mttm = None
     if injected is not None and main_run is not None and main_run.finished is not None:
         mttm = round((main_run.finished - injected.wall).total_seconds(), 3)

@@ -195,6 +195,25 @@ class ServiceStep(StepBase):
     only_if_status: list[ServiceStatus] | None = None
 
 
+class MemoryLimitStep(StepBase):
+    """Give a service more (or less) memory headroom through the Stack interface, live — like raising
+    a pod's limit: ``memory_limit_mb`` absolute, ``scale`` relative to the current limit, or
+    ``restore`` to the limit before the runbook."""
+
+    kind: Literal["memory_limit"]
+    service: Service
+    memory_limit_mb: int | None = Field(default=None, ge=16, le=1 << 20)
+    scale: float | None = Field(default=None, gt=0, le=16, allow_inf_nan=False)
+    restore: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MemoryLimitStep:
+        given = [self.memory_limit_mb is not None, self.scale is not None, self.restore]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of memory_limit_mb, scale or restore: true")
+        return self
+
+
 class PromCondition(BaseModel):
     """Holds when the PromQL query returns a scalar ``op value`` (no result: does not hold)."""
 
@@ -268,6 +287,7 @@ Step = Annotated[
     | BreakerStep
     | RulesRollbackStep
     | ServiceStep
+    | MemoryLimitStep
     | WaitForStep
     | ConfirmStep
     | NotifyStep

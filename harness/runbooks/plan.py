@@ -13,6 +13,7 @@ from harness.runbooks.models import (
     FlagStep,
     HttpStep,
     IncidentStep,
+    MemoryLimitStep,
     NotifyStep,
     RulesRollbackStep,
     ServiceStep,
@@ -56,6 +57,12 @@ def summary(step: Step) -> str:
             if step.only_if_status is not None:
                 cond = " if it is " + "/".join(s.value for s in step.only_if_status)
             return f"{step.action.value} {step.service.value}{cond}"
+        case MemoryLimitStep():
+            if step.restore:
+                return f"restore the memory limit of {step.service.value} to its value before the runbook"
+            if step.scale is not None:
+                return f"scale the memory limit of {step.service.value} by {step.scale:g}"
+            return f"set the memory limit of {step.service.value} to {step.memory_limit_mb} MB"
         case WaitForStep():
             if step.promql is not None:
                 what = f"{step.promql.query} {step.promql.op.value} {step.promql.value:g}"

@@ -125,6 +125,16 @@ class Stack(ABC):
     @abstractmethod
     def status(self, service: Service) -> ServiceStatus: ...
 
+    def memory_limit(self, service: Service) -> int | None:
+        """The service's memory limit in MB (None: unlimited or unknown)."""
+        return None
+
+    def set_memory_limit(self, service: Service, limit_mb: int) -> None:
+        """Give ``service`` another memory limit, live (like raising a container's limit)."""
+        raise ServiceControlError(
+            f"the {self.backend} stack cannot change the memory limit of {service.value}"
+        )
+
     def alert_timing(self) -> AlertTiming | None:
         """The stack's alerting intervals, when it knows them (for the detection floor)."""
         return None
@@ -160,6 +170,7 @@ class FakeStack(Stack):
     calls: list[tuple[str, Service | None, ServiceAction | None]] = field(default_factory=list)
     statuses: dict[Service, ServiceStatus] = field(default_factory=dict)
     fail_actions: set[tuple[Service, ServiceAction]] = field(default_factory=set)
+    memory_limits: dict[Service, int] = field(default_factory=dict)
     backend: str = "fake"
 
     def up(self) -> None:
@@ -193,3 +204,10 @@ class FakeStack(Stack):
 
     def status(self, service: Service) -> ServiceStatus:
         return self.statuses.get(service, ServiceStatus.ABSENT)
+
+    def memory_limit(self, service: Service) -> int | None:
+        return self.memory_limits.get(service)
+
+    def set_memory_limit(self, service: Service, limit_mb: int) -> None:
+        self.calls.append(("memory_limit", service, None))
+        self.memory_limits[service] = limit_mb

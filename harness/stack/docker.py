@@ -174,6 +174,26 @@ class DockerStack(Stack):
         except DockerException as exc:
             raise ServiceControlError(f"docker could not {action.value} {service.value}: {exc}") from exc
 
+    def memory_limit(self, service: Service) -> int | None:
+        container = self._find(COMPOSE_SERVICES[service]) if service in COMPOSE_SERVICES else None
+        if container is None:
+            return None
+        limit = int(container.attrs.get("HostConfig", {}).get("Memory") or 0)
+        return limit // (1024 * 1024) if limit else None
+
+    def set_memory_limit(self, service: Service, limit_mb: int) -> None:
+        """``docker update --memory``: live, like raising a pod's limit."""
+        container = self._find(COMPOSE_SERVICES[service]) if service in COMPOSE_SERVICES else None
+        if container is None:
+            raise ServiceControlError(f"{service.value} has no container (is the stack up?)")
+        from docker.errors import DockerException
+
+        try:
+            container.update(mem_limit=f"{limit_mb}m", memswap_limit=f"{limit_mb}m")
+        except DockerException as exc:
+            message = f"docker could not set the memory limit of {service.value}: {exc}"
+            raise ServiceControlError(message) from exc
+
     def up(self) -> None:
         if self.state == StackState.READY:
             return

@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +30,8 @@ from harness.errors import (
     WaitTimeout,
 )
 from harness.observe.prometheus import PrometheusClient
-from harness.paths import fixtures_dir, repo_root
 from harness.receiver import WebhookReceiver
+from harness.stack import local_specs as specs
 from harness.stack import postgres as pg
 from harness.stack.base import (
     AlertTiming,
@@ -46,13 +45,9 @@ from harness.stack.base import (
 )
 from harness.stack.config_render import (
     RULES_DIR,
-    AlertmanagerConfig,
-    PrometheusConfig,
-    render_alertmanager_config,
-    render_prometheus_config,
 )
 from harness.stack.procs import ManagedProcess, ProcessSpec, free_port, pid_alive
-from harness.stack.supervisor import read_status, supervisor_command
+from harness.stack.supervisor import limits_file, read_status
 from harness.stack.wait import (
     TRANSIENT_ERRORS,
     HttpOk,
@@ -145,7 +140,7 @@ class LocalStack(Stack):
                 raise StackError("the receiver is not running")
             return self.receiver.endpoint
         if self.settings.with_proxy and service in (Service.TARGET, Service.REDIS, Service.POSTGRES):
-            return Endpoint(LOOPBACK, self._port(f"proxy_{service.value}"), _scheme(service))
+            return Endpoint(LOOPBACK, self.port(f"proxy_{service.value}"), _scheme(service))
         return self.direct_endpoint(service)
 
     def direct_endpoint(self, service: Service) -> Endpoint:
@@ -153,7 +148,34 @@ class LocalStack(Stack):
             return self.endpoint(service)
         if service not in self.services():
             raise StackError(f"the local stack does not run {service.value}")
-        return Endpoint(LOOPBACK, self._port(service.value), _scheme(service))
+        return Endpoint(LOOPBACK, self.port(service.value), _scheme(service))
+
+    def memory_limit(self, service: Service) -> int | None:
+        if service != Service.TARGET:
+            return None
+        try:
+            return read_status(self.supervisor_status_file()).memory_limit_mb
+        except (OSError, ValueError):
+            return self.settings.target_memory_limit_mb
+
+    def set_memory_limit(self, service: Service, limit_mb: int) -> None:
+        """The target only (the supervisor enforces it); applied within a poll interval."""
+        if service != Service.TARGET or self.settings.target_memory_limit_mb is None:
+            super().set_memory_limit(service, limit_mb)
+        if limit_mb <= 0:
+            raise ServiceControlError(f"memory limit must be positive, got {limit_mb} MB")
+        path = limits_file(self.supervisor_status_file())
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"memory_limit_mb": int(limit_mb)}))
+        os.replace(tmp, path)
+
+        def applied() -> bool:
+            return self.memory_limit(Service.TARGET) == limit_mb
+
+        try:
+            wait_for(Predicate(applied, f"target memory limit {limit_mb} MB"), timeout=10.0, clock=self.clock)
+        except WaitTimeout as exc:
+            raise ServiceControlError(f"the supervisor did not apply the memory limit: {exc}") from exc
 
     def alert_timing(self) -> AlertTiming:
         s = self.settings
@@ -189,15 +211,17 @@ class LocalStack(Stack):
             self._allocate_ports()
             self._start_receiver()
             t0 = self.clock.monotonic()
-            pg.init_cluster(self._pg_layout(), binaries["initdb"])
+            pg.init_cluster(self.pg_layout(), binaries["initdb"])
             self.startup_seconds["initdb"] = round(self.clock.monotonic() - t0, 3)
-            self._launch(Service.POSTGRES, self._postgres_spec(binaries["postgres"]))
-            self._launch(Service.REDIS, self._redis_spec(binaries["redis-server"]))
+            self._launch(Service.POSTGRES, specs.postgres_spec(self, binaries["postgres"]))
+            self._launch(Service.REDIS, specs.redis_spec(self, binaries["redis-server"]))
             if self.settings.with_proxy:
-                self._launch(Service.FAULT_PROXY, self._proxy_spec())
-            self._launch(Service.TARGET, self._target_spec())
-            self._launch(Service.ALERTMANAGER, self._alertmanager_spec(binaries["prometheus-alertmanager"]))
-            self._launch(Service.PROMETHEUS, self._prometheus_spec(binaries["prometheus"]))
+                self._launch(Service.FAULT_PROXY, specs.proxy_spec(self))
+            self._launch(Service.TARGET, specs.target_spec(self))
+            self._launch(
+                Service.ALERTMANAGER, specs.alertmanager_spec(self, binaries["prometheus-alertmanager"])
+            )
+            self._launch(Service.PROMETHEUS, specs.prometheus_spec(self, binaries["prometheus"]))
             self._write_state()
             self._wait_ready(Service.POSTGRES)
             pg.ensure_database(self._pg_dsn("postgres"), self.credentials.postgres_db)
@@ -233,7 +257,7 @@ class LocalStack(Stack):
         self.procs.clear()
         self.started.clear()
         if self._pg_home is not None:
-            pg.remove_home(self._pg_layout())
+            pg.remove_home(self.pg_layout())
             self._pg_home = None
         with contextlib.suppress(OSError):
             self._write_state()
@@ -267,7 +291,7 @@ class LocalStack(Stack):
         self.startup_seconds["first_scrape"] = round(self.clock.monotonic() - t0, 3)
 
     # ------------------------------------------------------------------ internals
-    def _port(self, name: str) -> int:
+    def port(self, name: str) -> int:
         try:
             return self.ports[name]
         except KeyError:
@@ -295,7 +319,7 @@ class LocalStack(Stack):
         self.started.append(service)
         proc.start()
 
-    def _log(self, service: Service) -> Path:
+    def log_path(self, service: Service) -> Path:
         return self.run_dir / "logs" / f"{service.value}.log"
 
     def _readiness(self, service: Service) -> WaitStrategy:
@@ -303,7 +327,7 @@ class LocalStack(Stack):
         alive: WaitStrategy = (
             ProcessAlive(proc.process, service.value, proc.spec.log_path)
             if (proc.process is not None and service != Service.TARGET)
-            else TcpPortOpen(LOOPBACK, self._port(service.value))
+            else TcpPortOpen(LOOPBACK, self.port(service.value))
         )
         direct = self.direct_endpoint(service)
         check: WaitStrategy
@@ -324,11 +348,11 @@ class LocalStack(Stack):
             self.startup_seconds[service.value] = round(self.wait_ready(service), 3)
         except WaitTimeout as exc:
             raise ServiceStartError(
-                f"{service.value} did not become ready: {exc}; see {self._log(service)}"
+                f"{service.value} did not become ready: {exc}; see {self.log_path(service)}"
             ) from exc
 
     # --- postgres
-    def _pg_layout(self) -> pg.ClusterLayout:
+    def pg_layout(self) -> pg.ClusterLayout:
         if self._pg_home is None:
             self._pg_home = pg.private_home(self.run_dir, pg.server_os_user())
         return pg.ClusterLayout(
@@ -341,102 +365,15 @@ class LocalStack(Stack):
 
     def _pg_dsn(self, dbname: str) -> str:
         c = self.credentials
-        return f"postgresql://{c.postgres_user}:{c.postgres_password}@{LOOPBACK}:{self._port('postgres')}/{dbname}"
+        return f"postgresql://{c.postgres_user}:{c.postgres_password}@{LOOPBACK}:{self.port('postgres')}/{dbname}"
 
-    def _postgres_spec(self, binary: str) -> ProcessSpec:
-        layout = self._pg_layout()
-        return ProcessSpec(
-            name="postgres",
-            argv=pg.server_argv(binary, layout, LOOPBACK, self._port("postgres")),
-            log_path=self._log(Service.POSTGRES),
-            user=layout.os_user,
-            stop_signal=signal.SIGINT,  # fast shutdown: do not wait for clients
-            death_signal=signal.SIGINT,
-        )
-
-    # --- redis
-    def _redis_spec(self, binary: str) -> ProcessSpec:
-        return ProcessSpec(
-            name="redis",
-            argv=[
-                binary,
-                "--port",
-                str(self._port("redis")),
-                "--bind",
-                LOOPBACK,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-                "--daemonize",
-                "no",
-                "--dir",
-                str(self.run_dir),
-            ],
-            log_path=self._log(Service.REDIS),
-        )
-
-    # --- fault proxy
-    def _proxy_spec(self) -> ProcessSpec:
-        routes = [
-            ("target", "http", "target"),
-            ("redis", "tcp", "redis"),
-            ("postgres", "tcp", "postgres"),
-        ]
-        config = {
-            "admin": {"host": LOOPBACK, "port": self._port("fault_proxy")},
-            "routes": [
-                {
-                    "name": name,
-                    "mode": mode,
-                    "listen": {"host": LOOPBACK, "port": self._port(f"proxy_{name}")},
-                    "upstream": {"host": LOOPBACK, "port": self._port(upstream)},
-                }
-                for name, mode, upstream in routes
-            ],
-        }
-        path = self.run_dir / "proxy.json"
-        path.write_text(json.dumps(config, indent=2))
-        return ProcessSpec(
-            name="fault_proxy",
-            argv=[sys.executable, "-m", "harness.faults.proxy", "--config", str(path)],
-            log_path=self._log(Service.FAULT_PROXY),
-            env=_python_env(),
-        )
-
-    # --- target
-    def _target_spec(self) -> ProcessSpec:
-        redis_ep = self.endpoint(Service.REDIS)
-        pg_ep = self.endpoint(Service.POSTGRES)
-        c = self.credentials
-        env = _python_env(extra_path=fixtures_dir() / "target")
-        env.update(
-            DEMO_HOST=LOOPBACK,
-            DEMO_PORT=str(self._port("target")),
-            DEMO_DATABASE_URL=(
-                f"postgresql://{c.postgres_user}:{c.postgres_password}@{pg_ep.host}:{pg_ep.port}/{c.postgres_db}"
-            ),
-            DEMO_REDIS_URL=f"redis://{redis_ep.host}:{redis_ep.port}/0",
-            DEMO_ADMIN_TOKEN=c.admin_token,
-            DEMO_STATE_FILE=str(self.run_dir / "target-state.json"),
-            DEMO_RATE_LIMIT_RPS=str(self.settings.target_rate_limit_rps),
-        )
-        argv = supervisor_command(
-            "target",
-            self._supervisor_status_file(),
-            self.settings.target_memory_limit_mb,
-            [sys.executable, "-m", "demo_target"],
-        )
-        return ProcessSpec(name="target", argv=argv, log_path=self._log(Service.TARGET), env=env)
-
-    def _supervisor_status_file(self) -> Path:
+    # --- target control
+    def supervisor_status_file(self) -> Path:
         return self.run_dir / "target-supervisor.json"
 
     def _target_child_pid(self) -> int | None:
         try:
-            status = read_status(self._supervisor_status_file())
+            status = read_status(self.supervisor_status_file())
         except (OSError, ValueError):
             return None
         pid = status.child_pid
@@ -498,65 +435,6 @@ class LocalStack(Stack):
             proc.start()
             self._wait_ready(service)
 
-    # --- alertmanager / prometheus
-    def _alertmanager_spec(self, binary: str) -> ProcessSpec:
-        token_file = self.run_dir / "receiver-token"
-        token_file.write_text(self.credentials.receiver_token)
-        token_file.chmod(0o600)
-        assert self.receiver is not None
-        config = AlertmanagerConfig(
-            receiver_url=f"{self.receiver.endpoint.url}/alertmanager",
-            credentials_file=str(token_file),
-            group_wait_s=self.settings.group_wait_s,
-            group_interval_s=self.settings.group_interval_s,
-            repeat_interval_s=self.settings.repeat_interval_s,
-            resolve_timeout_s=self.settings.resolve_timeout_s,
-        )
-        path = self.run_dir / "alertmanager.yml"
-        path.write_text(render_alertmanager_config(config))
-        port = self._port("alertmanager")
-        return ProcessSpec(
-            name="alertmanager",
-            argv=[
-                binary,
-                f"--config.file={path}",
-                f"--storage.path={self.run_dir / 'alertmanager-data'}",
-                f"--web.listen-address={LOOPBACK}:{port}",
-                "--cluster.listen-address=",
-                f"--web.external-url=http://{LOOPBACK}:{port}/",
-            ],
-            log_path=self._log(Service.ALERTMANAGER),
-        )
-
-    def _prometheus_spec(self, binary: str) -> ProcessSpec:
-        config = PrometheusConfig(
-            scrape_interval_s=self.settings.scrape_interval_s,
-            evaluation_interval_s=self.settings.evaluation_interval_s,
-            target_address=self.direct_endpoint(Service.TARGET).address,
-            alertmanager_address=self.direct_endpoint(Service.ALERTMANAGER).address,
-            rule_files=[str(p) for p in self.settings.rule_files],
-            ingress_address=(
-                self.direct_endpoint(Service.FAULT_PROXY).address if self.settings.with_proxy else None
-            ),
-            external_labels={"harness_run": self.run_dir.name},
-        )
-        path = self.run_dir / "prometheus.yml"
-        path.write_text(render_prometheus_config(config))
-        port = self._port("prometheus")
-        return ProcessSpec(
-            name="prometheus",
-            argv=[
-                binary,
-                f"--config.file={path}",
-                f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
-                f"--web.listen-address={LOOPBACK}:{port}",
-                "--web.enable-lifecycle",
-                "--storage.tsdb.retention.time=1d",
-                f"--web.external-url=http://{LOOPBACK}:{port}/",
-            ],
-            log_path=self._log(Service.PROMETHEUS),
-        )
-
     # --- state file for cleanup after a crash
     def _write_state(self) -> None:
         state = {
@@ -588,13 +466,3 @@ class LocalStack(Stack):
 
 def _scheme(service: Service) -> str:
     return {Service.REDIS: "redis", Service.POSTGRES: "postgresql"}.get(service, "http")
-
-
-def _python_env(extra_path: Path | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(repo_root())] + ([str(extra_path)] if extra_path else [])
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env

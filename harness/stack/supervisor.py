@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -25,29 +26,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 
-import psutil
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import WaitTimeout
 from harness.stack.lifeline import set_parent_death_signal
-from harness.stack.wait import Predicate, wait_for
+from harness.stack.memlimit import WATCHDOG_POLL_S, MemoryLimit, MemoryLimitMode, make_limit
 
 log = logging.getLogger("harness.stack.supervisor")
 
 MAX_BACKOFF_S = 5.0
 RESET_AFTER_S = 30.0
-WATCHDOG_POLL_S = 0.1
 TERMINATE_GRACE_S = 10.0
-
-
-class MemoryLimitMode(StrEnum):
-    CGROUP = "cgroup"
-    WATCHDOG = "watchdog"
-    NONE = "none"
 
 
 class SupervisorStatus(BaseModel):
@@ -59,6 +50,7 @@ class SupervisorStatus(BaseModel):
     restarts: int
     last_exit_reason: str
     memory_limit_mode: MemoryLimitMode
+    memory_limit_mb: int | None = None
     started_at: datetime
 
 
@@ -82,6 +74,14 @@ def supervisor_command(
     return [*cmd, "--backoff", str(backoff_s), "--", *child_cmd]
 
 
+def limits_file(status_file: Path) -> Path:
+    """Where a stack asks the supervisor for another memory limit: ``{"memory_limit_mb": N}``.
+
+    The supervisor applies it within a poll interval, to the running child too (like raising a
+    container's limit), and reports it as ``memory_limit_mb`` in the status file."""
+    return status_file.with_name(status_file.stem + ".limits.json")
+
+
 def read_status(status_file: Path) -> SupervisorStatus:
     return SupervisorStatus.model_validate_json(status_file.read_bytes())
 
@@ -99,203 +99,6 @@ def atomic_write(path: Path, data: bytes) -> None:
 # -- memory limits -------------------------------------------------------------------
 
 
-class MemoryLimit:
-    """No limit; base class of the cgroup and watchdog limits."""
-
-    mode = MemoryLimitMode.NONE
-
-    def join(self) -> None:
-        """Runs in the child between fork and exec."""
-
-    def before_start(self) -> None:
-        """Runs in the supervisor before each child starts."""
-
-    def exceeded(self, pid: int) -> bool:
-        """Polled while the child runs; True means the child was just killed for memory."""
-        return False
-
-    def oom_killed(self) -> bool:
-        """After the child died of SIGKILL: was it the memory limit?"""
-        return False
-
-    def close(self) -> None:
-        """Undo what the limit created."""
-
-
-class CgroupLimit(MemoryLimit):
-    """A child cgroup of our own with the limit set; the kernel OOM-kills inside it."""
-
-    mode = MemoryLimitMode.CGROUP
-
-    def __init__(self, path: Path, version: int) -> None:
-        self.path, self.version = path, version
-        self._procs = str(path / "cgroup.procs")
-        self._kills_before = 0
-
-    @classmethod
-    def create(cls, name: str, limit_bytes: int) -> CgroupLimit | None:
-        for version, parent in _own_cgroup_dirs():
-            _remove_stale(parent)
-            path = parent / f"drill-{name}-{os.getpid()}"
-            try:
-                path.mkdir()
-            except OSError as exc:
-                log.info("cannot create cgroup v%d under %s: %s", version, parent, exc)
-                continue
-            limit = cls(path, version)
-            try:
-                limit._configure(limit_bytes)
-            except OSError as exc:
-                log.info("cannot limit memory in cgroup v%d %s: %s", version, path, exc)
-                limit.close()
-                continue
-            return limit
-        return None
-
-    def _configure(self, limit_bytes: int) -> None:
-        if self.version == 2:
-            (self.path / "memory.max").write_text(str(limit_bytes))
-            with contextlib.suppress(OSError):
-                (self.path / "memory.swap.max").write_text("0")
-            return
-        (self.path / "memory.limit_in_bytes").write_text(str(limit_bytes))
-        with contextlib.suppress(OSError):  # no swap accounting here; the RAM limit still holds
-            (self.path / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
-        written = int((self.path / "memory.limit_in_bytes").read_text())
-        if abs(written - limit_bytes) > 1 << 16:
-            raise OSError(f"memory.limit_in_bytes reads {written}, not {limit_bytes}")
-
-    def _oom_kills(self) -> int:
-        name, key = ("memory.events", "oom_kill") if self.version == 2 else ("memory.oom_control", "oom_kill")
-        try:
-            for line in (self.path / name).read_text().splitlines():
-                field, _, value = line.partition(" ")
-                if field == key:
-                    return int(value)
-            if self.version == 1:  # kernels before 4.13 have no oom_kill counter
-                return int((self.path / "memory.failcnt").read_text())
-        except (OSError, ValueError):
-            pass
-        return 0
-
-    def join(self) -> None:
-        with open(self._procs, "w") as handle:
-            handle.write(str(os.getpid()))
-
-    def before_start(self) -> None:
-        self._kills_before = self._oom_kills()
-
-    def oom_killed(self) -> bool:
-        return self._oom_kills() > self._kills_before
-
-    def close(self) -> None:
-        def removed() -> bool:
-            try:
-                self.path.rmdir()
-            except FileNotFoundError:
-                return True
-            except OSError:
-                return False
-            return True
-
-        try:
-            wait_for(Predicate(removed, f"cgroup {self.path} removed"), timeout=5.0, poll_interval=0.1)
-        except WaitTimeout:
-            log.warning("could not remove cgroup %s", self.path)
-
-
-class WatchdogLimit(MemoryLimit):
-    """Polls the child's RSS (with its descendants) and SIGKILLs it above the limit."""
-
-    mode = MemoryLimitMode.WATCHDOG
-
-    def __init__(self, limit_bytes: int) -> None:
-        self.limit_bytes = limit_bytes
-        self._fired = False
-
-    def before_start(self) -> None:
-        self._fired = False
-
-    def exceeded(self, pid: int) -> bool:
-        try:
-            proc = psutil.Process(pid)
-            procs = [proc, *proc.children(recursive=True)]
-            rss = sum(p.memory_info().rss for p in procs)
-        except psutil.Error:
-            return False
-        if rss <= self.limit_bytes:
-            return False
-        log.warning("child %d uses %d bytes > limit %d: SIGKILL", pid, rss, self.limit_bytes)
-        for p in reversed(procs):
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-        self._fired = True
-        return True
-
-    def oom_killed(self) -> bool:
-        return self._fired
-
-
-def _remove_stale(parent: Path) -> None:
-    """Remove empty cgroups left by supervisors that were SIGKILLed (their pid is gone)."""
-    with contextlib.suppress(OSError):
-        for path in parent.glob("drill-*-*"):
-            pid = path.name.rsplit("-", 1)[1]
-            if pid.isdigit() and not psutil.pid_exists(int(pid)):
-                with contextlib.suppress(OSError):
-                    path.rmdir()
-
-
-def _own_cgroup_dirs() -> list[tuple[int, Path]]:
-    """Our own cgroup directory per mounted hierarchy that has the memory controller, v2 first."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return []
-    own = {}
-    for line in lines:
-        hid, controllers, path = line.split(":", 2)
-        own["v2" if hid == "0" else controllers] = path
-    found: list[tuple[int, Path]] = []
-    for mount in mounts:
-        left, _, right = mount.partition(" - ")
-        fields, rfields = left.split(), right.split()
-        if len(fields) < 5 or len(rfields) < 3:
-            continue
-        root, point, fstype, options = fields[3], fields[4], rfields[0], rfields[2].split(",")
-        if fstype == "cgroup2" and "v2" in own:
-            rel = os.path.relpath(own["v2"], root)
-            directory = Path(point) / rel
-            with contextlib.suppress(OSError):
-                if "memory" in (directory / "cgroup.controllers").read_text().split():
-                    with contextlib.suppress(OSError):
-                        (directory / "cgroup.subtree_control").write_text("+memory")
-                    found.insert(0, (2, directory))
-        elif fstype == "cgroup" and "memory" in options:
-            key = next((k for k in own if "memory" in k.split(",")), None)
-            if key is not None:
-                found.append((1, Path(point) / os.path.relpath(own[key], root)))
-    return found
-
-
-def make_limit(name: str, memory_limit_mb: int | None, mode: str = "auto") -> MemoryLimit:
-    """The memory limit for ``mode`` (auto/cgroup/watchdog); raise OSError if a cgroup is required but
-    cannot be created."""
-    if memory_limit_mb is None:
-        return MemoryLimit()
-    limit_bytes = memory_limit_mb * 1024 * 1024
-    cgroup = CgroupLimit.create(name, limit_bytes) if mode != "watchdog" else None
-    if cgroup is not None:
-        return cgroup
-    if mode == "cgroup":
-        raise OSError("no cgroup with the memory controller can be created here")
-    return WatchdogLimit(limit_bytes)
-
-
-# -- the supervision loop ------------------------------------------------------------
-
-
 class Supervisor:
     def __init__(
         self,
@@ -304,6 +107,7 @@ class Supervisor:
         child_cmd: Sequence[str],
         limit: MemoryLimit,
         backoff_s: float = 0.2,
+        memory_limit_mb: int | None = None,
     ) -> None:
         self.name, self.status_file, self.child_cmd, self.limit = name, status_file, list(child_cmd), limit
         self.initial_backoff_s = backoff_s
@@ -312,6 +116,8 @@ class Supervisor:
         self.started_at = datetime.now(UTC)
         self.child: subprocess.Popen[bytes] | None = None
         self.stopping = False
+        self.memory_limit_mb = memory_limit_mb
+        self._limits_mtime: float | None = None
 
     def request_stop(self, signum: int, frame: FrameType | None = None) -> None:
         log.warning("%s: signal %d, stopping", self.name, signum)
@@ -325,6 +131,7 @@ class Supervisor:
             restarts=self.restarts,
             last_exit_reason=self.last_exit_reason,
             memory_limit_mode=self.limit.mode,
+            memory_limit_mb=self.memory_limit_mb,
             started_at=self.started_at,
         )
         atomic_write(self.status_file, status.model_dump_json().encode())
@@ -342,6 +149,28 @@ class Supervisor:
         log.warning("%s: started child %d (restart %d)", self.name, child.pid, self.restarts)
         return child
 
+    def apply_limits(self) -> None:
+        """Take a new memory limit from the limits file when it changed (a runbook raising headroom)."""
+        path = limits_file(self.status_file)
+        try:
+            mtime = path.stat().st_mtime
+            if mtime == self._limits_mtime:
+                return
+            self._limits_mtime = mtime
+            wanted = int(json.loads(path.read_text())["memory_limit_mb"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if wanted <= 0 or wanted == self.memory_limit_mb or self.limit.mode == MemoryLimitMode.NONE:
+            return
+        try:
+            self.limit.set_limit(wanted * 1024 * 1024)
+        except OSError as exc:
+            log.error("%s: cannot set the memory limit to %d MB: %s", self.name, wanted, exc)
+            return
+        log.warning("%s: memory limit %s MB -> %d MB", self.name, self.memory_limit_mb, wanted)
+        self.memory_limit_mb = wanted
+        self.write_status()
+
     def _watch(self, child: subprocess.Popen[bytes]) -> int:
         """Wait for the child to exit (enforcing the limit, honouring stop requests)."""
         while True:
@@ -350,6 +179,7 @@ class Supervisor:
                 return code
             if self.stopping:
                 return self._terminate(child)
+            self.apply_limits()
             self.limit.exceeded(child.pid)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 return child.wait(WATCHDOG_POLL_S)
@@ -443,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         log.error("%s: %s", args.name, exc)
         return 2
-    supervisor = Supervisor(args.name, args.status_file, args.cmd, limit, args.backoff)
+    supervisor = Supervisor(
+        args.name, args.status_file, args.cmd, limit, args.backoff, memory_limit_mb=args.memory_limit_mb
+    )
     handler: Callable[[int, FrameType | None], None] = supervisor.request_stop
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)

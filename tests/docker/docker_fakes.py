@@ -63,6 +63,7 @@ class FakeContainer:
         self.health: str | None = "healthy"
         self.ports = dict(ports or {})
         self.reloads = 0
+        self.memory_bytes = 256 * 1024 * 1024 if service == "target" else 0
 
     # --- docker SDK surface
     @property
@@ -71,6 +72,7 @@ class FakeContainer:
             "Id": self.id,
             "Name": "/" + self.name,
             "RestartCount": self.restart_count,
+            "HostConfig": {"Memory": self.memory_bytes},
             "State": {
                 "Status": self._status,
                 "Running": self._status in ("running", "paused"),
@@ -133,6 +135,11 @@ class FakeContainer:
         if self._status in ("running", "paused"):
             self._emit("die", 0)
         self._status, self.exit_code, self.oom_killed = "running", 0, False
+
+    def update(self, mem_limit: str, memswap_limit: str | None = None) -> None:
+        self._record("update", mem_limit)
+        self._check_exists()
+        self.memory_bytes = int(mem_limit.rstrip("m")) * 1024 * 1024
 
     def exec_run(self, cmd: list[str], detach: bool = False) -> Any:
         self._record("exec_run", tuple(cmd))

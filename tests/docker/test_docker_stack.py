@@ -300,3 +300,12 @@ def test_down_without_a_recorded_stack_does_nothing(tmp_path: Path) -> None:
     assert compose.calls == []
     with pytest.raises(StackError, match="settings or a run_dir"):
         DockerStack()
+
+
+def test_memory_limit_is_a_live_docker_update(tmp_path: Path) -> None:
+    stack, client, *_ = make_stack(tmp_path)
+    stack.up()
+    assert stack.memory_limit(Service.TARGET) == 256
+    stack.set_memory_limit(Service.TARGET, 384)
+    assert ("update", "target", "384m") in client.calls
+    assert stack.memory_limit(Service.TARGET) == 384

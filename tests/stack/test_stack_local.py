@@ -186,3 +186,16 @@ def test_service_started_from_a_short_lived_thread_outlives_it(stack: LocalStack
     assert not worker.is_alive()
     time.sleep(1.0)  # a parent-death signal would have arrived by now
     assert stack.status(Service.REDIS) == ServiceStatus.RUNNING
+
+
+def test_memory_limit_of_the_target_changes_live(stack: LocalStack) -> None:
+    before = stack.memory_limit(Service.TARGET)
+    assert before == 256
+    try:
+        stack.set_memory_limit(Service.TARGET, 384)
+        assert stack.memory_limit(Service.TARGET) == 384
+    finally:
+        stack.set_memory_limit(Service.TARGET, before)
+    assert stack.memory_limit(Service.TARGET) == 256
+    with pytest.raises(ServiceControlError):
+        stack.set_memory_limit(Service.REDIS, 100)

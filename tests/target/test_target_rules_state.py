@@ -21,9 +21,8 @@ from demo_target.rules import (
 )
 from demo_target.state import NothingToRollBack, StateStore, UnknownName
 
+from harness.stack.memlimit import MemoryLimit, MemoryLimitMode
 from harness.stack.supervisor import (
-    MemoryLimit,
-    MemoryLimitMode,
     Supervisor,
     SupervisorStatus,
     parse_args,

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from target_procs import PostgresServer, RedisServer, Target, TargetFactory
 
-from harness.stack.supervisor import MemoryLimitMode, read_status, supervisor_command
+from harness.stack.memlimit import MemoryLimitMode
+from harness.stack.supervisor import read_status, supervisor_command
 from harness.stack.wait import Predicate, wait_for
 
 pytestmark = pytest.mark.integration
@@ -198,7 +199,7 @@ GREEDY_CHILD = (
 
 
 def own_cgroups(name: str) -> list[Path]:
-    from harness.stack.supervisor import _own_cgroup_dirs
+    from harness.stack.memlimit import _own_cgroup_dirs
 
     return [path for _, parent in _own_cgroup_dirs() for path in parent.glob(f"drill-{name}-*")]
 

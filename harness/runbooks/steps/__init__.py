@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness.runbooks.steps.base import Executor, RunState, StepOutcome, StepRefused, StepResult
 from harness.runbooks.steps.comms import execute_confirm, execute_incident, execute_notify
 from harness.runbooks.steps.http import execute_http
-from harness.runbooks.steps.service import execute_service
+from harness.runbooks.steps.service import execute_memory_limit, execute_service
 from harness.runbooks.steps.shell import execute_shell
 from harness.runbooks.steps.target_admin import execute_breaker, execute_flag, execute_rules_rollback
 from harness.runbooks.steps.wait import execute_wait_for
@@ -17,6 +17,7 @@ EXECUTORS: dict[str, Executor] = {
     "breaker": execute_breaker,
     "rules_rollback": execute_rules_rollback,
     "service": execute_service,
+    "memory_limit": execute_memory_limit,
     "wait_for": execute_wait_for,
     "confirm": execute_confirm,
     "notify": execute_notify,
