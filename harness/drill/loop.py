@@ -151,8 +151,10 @@ class DrillRunner:
                     f"stop condition: error ratio {ratio.value:.2f} above "
                     f"max_error_ratio {stop.max_error_ratio:g}"
                 )
-        if stop.max_failed_requests is not None and self.load is not None:
-            failed = sum(1 for r in self.load.records() if not r.ok)
+        injected = ctx.timeline.first(EventKind.FAULT_INJECTED)
+        if stop.max_failed_requests is not None and self.load is not None and injected is not None:
+            since = injected.wall.timestamp()
+            failed = sum(1 for r in self.load.records() if not r.ok and r.t >= since)
             if failed > stop.max_failed_requests:
                 raise DrillAborted(
                     f"stop condition: {failed} failed requests above "
