@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from harness.faults.base import Fault, FaultContext, FaultParams, FaultState
-from harness.faults.toxics import Direction
+from harness.faults.toxics import Direction, Regex
 
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Millis = Annotated[float, Field(ge=0, le=600_000, allow_inf_nan=False)]
@@ -53,7 +53,11 @@ class LatencyFault(_ProxyFault):
     def _inject(self, ctx: FaultContext) -> None:
         p = self.params
         ctx.proxy().add_toxic(
-            p.route, "latency", ttl_seconds=p.ttl_seconds, toxicity=p.toxicity, toxic_id=self.toxic_id,
+            p.route,
+            "latency",
+            ttl_seconds=p.ttl_seconds,
+            toxicity=p.toxicity,
+            toxic_id=self.toxic_id,
             attributes={"latency_ms": p.latency_ms, "jitter_ms": p.jitter_ms, "direction": p.direction.value},
         )
 
@@ -66,20 +70,8 @@ class HttpErrorsFault(_ProxyFault):
     class Params(FaultParams):
         status: Annotated[int, Field(ge=400, le=599)] = 503
         fraction: Fraction = 0.5
-        path_regex: str | None = None
+        path_regex: Regex = None
         method: str | None = None
-
-        @field_validator("path_regex")
-        @classmethod
-        def _compiles(cls, value: str | None) -> str | None:
-            import re
-
-            if value is not None:
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise ValueError(f"not a valid regular expression: {exc}") from exc
-            return value
 
     params: Params
 
@@ -91,6 +83,10 @@ class HttpErrorsFault(_ProxyFault):
         if p.method is not None:
             attributes["methods"] = [p.method.upper()]
         ctx.proxy().add_toxic(
-            "target", "http_error", ttl_seconds=p.ttl_seconds, toxicity=p.fraction,
-            toxic_id=self.toxic_id, attributes=attributes,
+            "target",
+            "http_error",
+            ttl_seconds=p.ttl_seconds,
+            toxicity=p.fraction,
+            toxic_id=self.toxic_id,
+            attributes=attributes,
         )

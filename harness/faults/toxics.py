@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness.errors import ConfigError
 
@@ -75,21 +75,24 @@ class SlowCloseAttrs(_Attrs):
     delay_ms: NonNegativeMs
 
 
+def _compiles(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+    return value
+
+
+Regex = Annotated[str | None, AfterValidator(_compiles)]
+"""An optional regular expression, checked to compile at load time."""
+
+
 class HttpErrorAttrs(_Attrs):
     status: Annotated[int, Field(ge=400, le=599)] = 503
-    path_regex: str | None = None
+    path_regex: Regex = None
     methods: list[str] | None = None
     message: str = "injected by the drill fault proxy"
-
-    @field_validator("path_regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
 
     @field_validator("methods")
     @classmethod

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from harness.clock import SYSTEM_CLOCK, Clock
 from harness.errors import ServiceControlError
-from harness.load import stats
 from harness.load.models import LoadSpec, LoadSummary, Phase, PhaseMark, RequestRecord
 
 RecordSource = Sequence[RequestRecord] | Callable[[list[PhaseMark], datetime], Sequence[RequestRecord]]
@@ -65,14 +64,7 @@ class FakeLoadRunner:
         stopped = self.clock.now()
         source = self.source
         records = sorted(source(self.marks, stopped) if callable(source) else source, key=lambda r: r.t)
-        self._summary = LoadSummary(
-            started=self._started,
-            stopped=stopped,
-            marks=list(self.marks),
-            phases=stats.split_phases(records, self.marks, stopped),
-            acknowledged_write_ids=stats.acknowledged_ids(records),
-            failed_writes=stats.failed_writes(records),
-            records=records,
-            workers=self.spec.workers,
+        self._summary = LoadSummary.from_records(
+            records, started=self._started, stopped=stopped, marks=self.marks, workers=self.spec.workers
         )
         return self._summary

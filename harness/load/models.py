@@ -129,6 +129,32 @@ class LoadSummary(BaseModel):
     workers: int = 0
     exit_codes: list[int | None] = Field(default_factory=list)
 
+    @classmethod
+    def from_records(
+        cls,
+        records: list[RequestRecord],
+        *,
+        started: datetime,
+        stopped: datetime,
+        marks: list[PhaseMark],
+        workers: int,
+        output_dir: Path | None = None,
+        exit_codes: list[int | None] | None = None,
+    ) -> LoadSummary:
+        """Per-phase figures, acknowledged and failed writes, all from the per-request records."""
+        return cls(
+            started=started,
+            stopped=stopped,
+            marks=list(marks),
+            phases=stats.split_phases(records, marks, stopped),
+            acknowledged_write_ids=stats.acknowledged_ids(records),
+            failed_writes=stats.failed_writes(records),
+            records=records,
+            output_dir=output_dir,
+            workers=workers,
+            exit_codes=exit_codes or [],
+        )
+
     @property
     def requests(self) -> int:
         return len(self.records)
@@ -157,7 +183,12 @@ class LoadSummary(BaseModel):
         if start is None:
             return None
         return stats.user_seen_recovery(
-            self.records, start, self.stopped, bucket_s=bucket_s, threshold=threshold, hold_s=hold_s,
+            self.records,
+            start,
+            self.stopped,
+            bucket_s=bucket_s,
+            threshold=threshold,
+            hold_s=hold_s,
             max_p95_ms=max_p95_ms,
         )
 

@@ -38,7 +38,6 @@ from pydantic import ValidationError
 
 from harness.clock import SYSTEM_CLOCK, Clock
 from harness.errors import ConfigError, ServiceControlError, ServiceStartError
-from harness.load import stats
 from harness.load.models import LoadSpec, LoadSummary, Phase, PhaseMark, RequestRecord
 from harness.paths import fixtures_dir
 from harness.stack.lifeline import die_with_parent
@@ -271,16 +270,13 @@ class LoadRunner:
         stopped = self.clock.now()
         self._terminate_all()
         records = self.records()
-        self._summary = LoadSummary(
+        self._summary = LoadSummary.from_records(
+            records,
             started=self._started,
             stopped=stopped,
-            marks=list(self.marks),
-            phases=stats.split_phases(records, self.marks, stopped),
-            acknowledged_write_ids=stats.acknowledged_ids(records),
-            failed_writes=stats.failed_writes(records),
-            records=records,
-            output_dir=self.output_dir,
+            marks=self.marks,
             workers=self.spec.workers,
+            output_dir=self.output_dir,
             exit_codes=[p.popen.returncode for p in self._procs],
         )
         if self.state is LoadState.RUNNING:

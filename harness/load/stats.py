@@ -90,9 +90,7 @@ def split_phases(
         while index + 1 < len(ordered) and record.t >= bounds[index + 1]:
             index += 1
         buckets[index].append(record)
-    return [
-        phase_load(mark.name, buckets[i], bounds[i + 1] - bounds[i]) for i, mark in enumerate(ordered)
-    ]
+    return [phase_load(mark.name, buckets[i], bounds[i + 1] - bounds[i]) for i, mark in enumerate(ordered)]
 
 
 def acknowledged_ids(records: Iterable[RequestRecord]) -> list[str]:
